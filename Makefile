@@ -1,0 +1,38 @@
+# The two commands a user needs: `make run` and `make test`. Everything else they build on.
+CARGO ?= cargo
+ADAPTER_OUT := target/adapters
+ADAPTER_BUILD := adapters/target/wasm32-wasip2/release
+
+.PHONY: setup adapters build run test fmt clippy clean-adapters
+
+## setup: install what is missing (the wasm32-wasip2 target); safe to run again.
+setup:
+	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+## adapters: build every adapter component (one workspace, one build) into target/adapters/.
+adapters: setup
+	cd adapters && $(CARGO) build --release --locked
+	@mkdir -p $(ADAPTER_OUT)
+	@for f in $(ADAPTER_BUILD)/*.wasm; do cp "$$f" $(ADAPTER_OUT)/; done
+	@ls $(ADAPTER_OUT)
+
+## build: the host crate and the dcsync binary (debug).
+build:
+	$(CARGO) build --locked
+
+## run: a demo sync against the built-in mock server, on an embedded SQLite store.
+run: adapters build
+	./target/debug/dcsync --adapters $(ADAPTER_OUT) demo
+
+## test: every test of both workspaces, against freshly built adapters.
+test: adapters
+	cd adapters && $(CARGO) test --locked --target $$(rustc -vV | sed -n 's/host: //p')
+	DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(CARGO) test --locked --workspace
+
+fmt:
+	$(CARGO) fmt --all
+	cd adapters && $(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd adapters && $(CARGO) clippy --all-targets -- -D warnings

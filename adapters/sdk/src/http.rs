@@ -1,0 +1,186 @@
+//! Outbound HTTP through the host: the adapter's only network access.
+//!
+//! The host allows only the config URL's origin (plus what the operator adds), never
+//! follows redirects, and fills in `{{secret:NAME}}` references at send time.
+
+use crate::bindings::datacollect::external_sync::http as wit;
+use crate::SyncError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// An HTTP request under construction.
+#[derive(Clone, Debug)]
+pub struct Request {
+    method: wit::Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    basic_auth: Option<(String, String)>,
+    timeout_ms: Option<u32>,
+}
+
+impl Request {
+    fn new(method: wit::Method, url: impl Into<String>) -> Self {
+        Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            basic_auth: None,
+            timeout_ms: None,
+        }
+    }
+
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(wit::Method::Get, url)
+    }
+
+    pub fn post(url: impl Into<String>) -> Self {
+        Self::new(wit::Method::Post, url)
+    }
+
+    pub fn put(url: impl Into<String>) -> Self {
+        Self::new(wit::Method::Put, url)
+    }
+
+    /// Add a header; its value may hold `{{secret:NAME}}` references.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// A JSON body (and its content type).
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self, SyncError> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| SyncError::Internal(format!("cannot encode request body: {e}")))?;
+        self.body = Some(bytes);
+        Ok(self.header("content-type", "application/json"))
+    }
+
+    /// A raw body.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// HTTP basic auth; pass references such as `Config::secret_ref("password")`.
+    pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.basic_auth = Some((username.into(), password.into()));
+        self
+    }
+
+    /// Ask for a shorter timeout than the host's (the host's limit still applies).
+    pub fn timeout_ms(mut self, ms: u32) -> Self {
+        self.timeout_ms = Some(ms);
+        self
+    }
+
+    /// Send it. A 3xx, 4xx or 5xx is a [`Response`], not an error: see
+    /// [`Response::error_for_status`].
+    pub fn send(self) -> Result<Response, SyncError> {
+        let req = wit::Request {
+            method: self.method,
+            url: self.url,
+            headers: self.headers,
+            body: self.body,
+            basic_auth: self
+                .basic_auth
+                .map(|(username, password)| wit::BasicAuth { username, password }),
+            timeout_ms: self.timeout_ms,
+        };
+        match wit::send(&req) {
+            Ok(r) => Ok(Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl From<wit::HttpError> for SyncError {
+    fn from(e: wit::HttpError) -> Self {
+        match e {
+            wit::HttpError::Denied(m) => SyncError::Config(format!("request denied: {m}")),
+            wit::HttpError::InvalidRequest(m) => SyncError::Config(format!("invalid request: {m}")),
+            wit::HttpError::Timeout(m) => SyncError::transient(format!("timeout: {m}")),
+            wit::HttpError::Connection(m) => SyncError::transient(format!("connection: {m}")),
+            wit::HttpError::TooLarge(m) => SyncError::Internal(format!("too large: {m}")),
+            wit::HttpError::BudgetExhausted(m) => SyncError::Internal(format!("budget: {m}")),
+        }
+    }
+}
+
+/// An HTTP response; secret values have been scrubbed out of it by the host.
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, SyncError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            SyncError::Internal(format!(
+                "HTTP {}: answer is not the expected JSON: {e}",
+                self.status
+            ))
+        })
+    }
+
+    /// `Retry-After` in milliseconds, when given in seconds.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| s.saturating_mul(1000))
+    }
+
+    /// The usual classification of a status: 2xx is fine; 401 and 403 are
+    /// `Unauthorized`; 408, 425, 429 and 5xx are `Transient` (honouring `Retry-After`);
+    /// anything else is `Internal` with the start of the body.
+    pub fn error_for_status(self) -> Result<Response, SyncError> {
+        let status = self.status;
+        let excerpt: String = self.text().chars().take(200).collect();
+        match status {
+            200..=299 => Ok(self),
+            401 | 403 => Err(SyncError::Unauthorized(format!(
+                "HTTP {status}: the server refused the credentials"
+            ))),
+            408 | 425 | 429 | 500..=599 => Err(SyncError::Transient {
+                retry_after_ms: self.retry_after_ms(),
+                message: format!("HTTP {status}: {excerpt}"),
+            }),
+            _ => Err(SyncError::Internal(format!("HTTP {status}: {excerpt}"))),
+        }
+    }
+}
+
+/// Percent-encode a query parameter value.
+pub fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

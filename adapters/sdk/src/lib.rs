@@ -1,0 +1,139 @@
+//! The DataCollect adapter SDK: write a sync adapter as a plain Rust trait.
+//!
+//! An adapter implements [`Adapter`] and calls [`export_adapter!`]; the SDK turns it into a
+//! WebAssembly component of the `datacollect:external-sync@1.0.0` world. wit-bindgen stays
+//! in here: adapter code sees only the plain types of this crate.
+//!
+//! ```ignore
+//! use datacollect_adapter_sdk::{export_adapter, Adapter, AdapterInfo, Config, Event,
+//!     PullPage, PushOutcome, SyncError};
+//!
+//! struct MyAdapter;
+//! impl Adapter for MyAdapter {
+//!     fn describe() -> AdapterInfo { AdapterInfo::new("my-adapter", "My system", "1.0.0") }
+//!     fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError> { todo!() }
+//!     fn pull(config: &Config, cursor: Option<String>, limit: u32) -> Result<PullPage, SyncError> { todo!() }
+//! }
+//! export_adapter!(MyAdapter);
+//! ```
+
+mod convert;
+pub mod host;
+pub mod http;
+mod model;
+
+pub use model::{
+    batch_id, AdapterInfo, Config, Event, FieldSpec, PullPage, PushOutcome, Rejection, SyncError,
+    SyncLevel, SyncReport,
+};
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "adapter-world",
+        path: "../../wit",
+        default_bindings_module: "datacollect_adapter_sdk::bindings",
+        pub_export_macro: true,
+        export_macro_name: "export_raw",
+        generate_all,
+    });
+}
+
+/// What an adapter does. One fresh instance serves each call: keep no state between calls.
+pub trait Adapter {
+    /// Who the adapter is, the `type` it serves and the config fields it understands.
+    fn describe() -> AdapterInfo;
+
+    /// Deliver one batch of events to the external system.
+    fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError>;
+
+    /// Fetch one page of external records after `cursor`, as events.
+    fn pull(config: &Config, cursor: Option<String>, limit: u32) -> Result<PullPage, SyncError>;
+
+    /// A whole sync, for adapters with the `custom-sync` capability. The default drives
+    /// [`Adapter::push`] and [`Adapter::pull`] through the host's store, like the host does.
+    fn sync(config: &Config) -> Result<SyncReport, SyncError> {
+        host::default_sync::<Self>(config)
+    }
+}
+
+/// Make `$adapter` (a type implementing [`Adapter`]) the component's export.
+#[macro_export]
+macro_rules! export_adapter {
+    ($adapter:ty) => {
+        struct __DataCollectAdapterExport;
+
+        impl $crate::bindings::exports::datacollect::external_sync::adapter::Guest
+            for __DataCollectAdapterExport
+        {
+            fn describe() -> $crate::bindings::datacollect::external_sync::types::AdapterInfo {
+                $crate::__glue::describe::<$adapter>()
+            }
+            fn push_batch(
+                config: $crate::bindings::datacollect::external_sync::types::AdapterConfig,
+                events: ::std::vec::Vec<
+                    $crate::bindings::datacollect::external_sync::types::FormSubmission,
+                >,
+            ) -> ::std::result::Result<
+                $crate::bindings::datacollect::external_sync::types::PushResult,
+                $crate::bindings::datacollect::external_sync::types::SyncError,
+            > {
+                $crate::__glue::push_batch::<$adapter>(config, events)
+            }
+            fn pull_since(
+                config: $crate::bindings::datacollect::external_sync::types::AdapterConfig,
+                cursor: ::std::option::Option<::std::string::String>,
+                limit: u32,
+            ) -> ::std::result::Result<
+                $crate::bindings::datacollect::external_sync::types::PullPage,
+                $crate::bindings::datacollect::external_sync::types::SyncError,
+            > {
+                $crate::__glue::pull_since::<$adapter>(config, cursor, limit)
+            }
+            fn sync(
+                config: $crate::bindings::datacollect::external_sync::types::AdapterConfig,
+            ) -> ::std::result::Result<
+                $crate::bindings::datacollect::external_sync::types::SyncReport,
+                $crate::bindings::datacollect::external_sync::types::SyncError,
+            > {
+                $crate::__glue::sync::<$adapter>(config)
+            }
+        }
+
+        $crate::bindings::export_raw!(__DataCollectAdapterExport with_types_in $crate::bindings);
+    };
+}
+
+#[doc(hidden)]
+pub mod __glue {
+    //! What the export macro expands to: conversions between WIT and SDK types.
+    use crate::bindings::datacollect::external_sync::types as wit;
+    use crate::{convert, Adapter};
+
+    pub fn describe<A: Adapter>() -> wit::AdapterInfo {
+        A::describe().into()
+    }
+
+    pub fn push_batch<A: Adapter>(
+        config: wit::AdapterConfig,
+        events: Vec<wit::FormSubmission>,
+    ) -> Result<wit::PushResult, wit::SyncError> {
+        let config = config.into();
+        let events = convert::events_from_wit(events).map_err(wit::SyncError::from)?;
+        A::push(&config, events).map(Into::into).map_err(Into::into)
+    }
+
+    pub fn pull_since<A: Adapter>(
+        config: wit::AdapterConfig,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<wit::PullPage, wit::SyncError> {
+        A::pull(&config.into(), cursor, limit)
+            .map(Into::into)
+            .map_err(Into::into)
+    }
+
+    pub fn sync<A: Adapter>(config: wit::AdapterConfig) -> Result<wit::SyncReport, wit::SyncError> {
+        A::sync(&config.into()).map(Into::into).map_err(Into::into)
+    }
+}

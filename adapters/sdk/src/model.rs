@@ -1,0 +1,251 @@
+//! The plain types an adapter works with.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an event stands in the DataCollect sync chain; `0`, `1`, `2` on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncLevel {
+    Local,
+    Remote,
+    External,
+}
+
+impl Serialize for SyncLevel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(match self {
+            SyncLevel::Local => 0,
+            SyncLevel::Remote => 1,
+            SyncLevel::External => 2,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for SyncLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u8::deserialize(d)? {
+            0 => Ok(SyncLevel::Local),
+            1 => Ok(SyncLevel::Remote),
+            2 => Ok(SyncLevel::External),
+            n => Err(serde::de::Error::custom(format!(
+                "syncLevel must be 0, 1 or 2, not {n}"
+            ))),
+        }
+    }
+}
+
+/// One DataCollect event (FormSubmission), in its JSON wire shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// Empty in a pulled event when the external system has no stable id for this version
+    /// of the record: the host then derives a deterministic one.
+    #[serde(default)]
+    pub guid: String,
+    pub entity_guid: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub data: serde_json::Value,
+    pub timestamp: String,
+    #[serde(default)]
+    pub user_id: String,
+    #[serde(default = "external")]
+    pub sync_level: SyncLevel,
+}
+
+fn external() -> SyncLevel {
+    SyncLevel::External
+}
+
+/// The config the adapter runs with. Secret values are references (`{{secret:NAME}}`):
+/// put them in a header, a body or [`crate::http::Request::basic_auth`] and the host fills
+/// them in when it sends the request.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: String,
+    pub adapter_type: String,
+    pub url: String,
+    pub auth: Option<String>,
+    pub extra_fields: Vec<(String, String)>,
+    pub secret_names: Vec<String>,
+}
+
+impl Config {
+    /// The value of an extra field (a reference, for a secret field).
+    pub fn extra(&self, name: &str) -> Option<&str> {
+        self.extra_fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An extra field parsed as a number, or `default` when absent.
+    pub fn extra_u32(&self, name: &str, default: u32) -> Result<u32, SyncError> {
+        match self.extra(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                SyncError::Config(format!(
+                    "extra field `{name}` must be a whole number, not {v:?}"
+                ))
+            }),
+        }
+    }
+
+    /// Whether the host holds a secret of this name for the call.
+    pub fn has_secret(&self, name: &str) -> bool {
+        self.secret_names.iter().any(|n| n == name)
+    }
+
+    /// The reference that stands for the secret `name`.
+    pub fn secret_ref(name: &str) -> String {
+        format!("{{{{secret:{name}}}}}")
+    }
+}
+
+/// One record the external system refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejection {
+    pub guid: String,
+    pub reason: String,
+}
+
+/// What the external system did with a batch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PushOutcome {
+    pub accepted: u32,
+    pub rejected: Vec<Rejection>,
+    pub remote_ref: Option<String>,
+}
+
+impl PushOutcome {
+    /// Every event of a batch of `count` accepted.
+    pub fn all(count: usize) -> Self {
+        PushOutcome {
+            accepted: count as u32,
+            ..Default::default()
+        }
+    }
+}
+
+/// One page of pulled events.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PullPage {
+    pub events: Vec<Event>,
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+/// What a whole `custom-sync` run did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub pulled: u64,
+    pub applied: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub remote_refs: Vec<String>,
+}
+
+/// Why a call failed; the class decides what the host does next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SyncError {
+    /// The config is wrong: the run fails fast.
+    Config(String),
+    /// Credentials refused: the run stops, no retry.
+    Unauthorized(String),
+    /// Retried with backoff; `retry_after_ms` from the server's `Retry-After`.
+    Transient {
+        retry_after_ms: Option<u64>,
+        message: String,
+    },
+    /// These records are quarantined; the rest of the batch is sent again.
+    Rejected(Vec<Rejection>),
+    /// Anything else: the run fails.
+    Internal(String),
+}
+
+impl SyncError {
+    pub fn transient(message: impl Into<String>) -> Self {
+        SyncError::Transient {
+            retry_after_ms: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// One config field the adapter understands, for validation before any sync.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldSpec {
+    pub name: String,
+    pub required: bool,
+    pub secret: bool,
+    pub default: Option<String>,
+    pub description: String,
+}
+
+/// Who the adapter is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdapterInfo {
+    pub adapter_type: String,
+    pub name: String,
+    pub version: String,
+    pub capabilities: Vec<String>,
+    pub config_fields: Vec<FieldSpec>,
+}
+
+impl AdapterInfo {
+    /// An adapter that can push and pull, with no config fields yet.
+    pub fn new(adapter_type: &str, name: &str, version: &str) -> Self {
+        AdapterInfo {
+            adapter_type: adapter_type.into(),
+            name: name.into(),
+            version: version.into(),
+            capabilities: vec!["push".into(), "pull".into()],
+            config_fields: Vec::new(),
+        }
+    }
+
+    /// Declare a config field.
+    pub fn field(mut self, name: &str, required: bool, secret: bool, description: &str) -> Self {
+        self.config_fields.push(FieldSpec {
+            name: name.into(),
+            required,
+            secret,
+            default: None,
+            description: description.into(),
+        });
+        self
+    }
+
+    /// Declare an optional config field with a default value.
+    pub fn field_with_default(mut self, name: &str, default: &str, description: &str) -> Self {
+        self.config_fields.push(FieldSpec {
+            name: name.into(),
+            required: false,
+            secret: false,
+            default: Some(default.into()),
+            description: description.into(),
+        });
+        self
+    }
+
+    /// Replace the capabilities (`push`, `pull`, `custom-sync`).
+    pub fn capabilities(mut self, caps: &[&str]) -> Self {
+        self.capabilities = caps.iter().map(|c| c.to_string()).collect();
+        self
+    }
+}
+
+/// A stable id for a batch: the same events give the same id, so a receiver can drop a
+/// batch delivered twice (delivery is at least once).
+pub fn batch_id(events: &[Event]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for e in events {
+        h.update(e.guid.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

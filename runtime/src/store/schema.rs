@@ -1,0 +1,102 @@
+//! The SQLite schema and its migrations. `PRAGMA user_version` holds the schema version;
+//! a store written by a newer version is refused, never modified.
+
+use super::StoreError;
+use rusqlite::Connection;
+
+/// Migrations in order; the schema version is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, entities, audit, cursors, runs, quarantine.
+    r#"
+    CREATE TABLE events (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guid        TEXT NOT NULL UNIQUE,
+        entity_guid TEXT NOT NULL,
+        type        TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        timestamp   TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        sync_level  INTEGER NOT NULL,
+        origin      TEXT,            -- NULL: local; else the config id it was pulled from
+        stored_at   TEXT NOT NULL
+    );
+    CREATE INDEX events_origin ON events(origin, seq);
+    CREATE TABLE entities (
+        guid     TEXT PRIMARY KEY,
+        initial  TEXT NOT NULL,
+        modified TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id          INTEGER PRIMARY KEY,
+        timestamp   TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        event_guid  TEXT NOT NULL,
+        entity_guid TEXT NOT NULL,
+        changes     TEXT NOT NULL
+    );
+    CREATE TABLE cursors (
+        config_id   TEXT PRIMARY KEY,
+        push_seq    INTEGER NOT NULL DEFAULT 0,
+        pull_cursor TEXT,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE push_requeue (
+        config_id TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (config_id, seq)
+    );
+    CREATE TABLE quarantine (
+        id         INTEGER PRIMARY KEY,
+        config_id  TEXT,
+        phase      TEXT NOT NULL,
+        event_guid TEXT NOT NULL,
+        seq        INTEGER,
+        reason     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        open       INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX quarantine_open ON quarantine(open, config_id);
+    CREATE TABLE runs (
+        id              INTEGER PRIMARY KEY,
+        config_id       TEXT NOT NULL,
+        adapter_type    TEXT NOT NULL,
+        adapter_version TEXT NOT NULL,
+        started_at      TEXT NOT NULL,
+        finished_at     TEXT,
+        status          TEXT NOT NULL,
+        pushed          INTEGER NOT NULL DEFAULT 0,
+        pulled          INTEGER NOT NULL DEFAULT 0,
+        applied         INTEGER NOT NULL DEFAULT 0,
+        duplicates      INTEGER NOT NULL DEFAULT 0,
+        quarantined     INTEGER NOT NULL DEFAULT 0,
+        retries         INTEGER NOT NULL DEFAULT 0,
+        error_class     TEXT,
+        message         TEXT,
+        remote_refs     TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX runs_config ON runs(config_id, id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// Bring the store to [`CURRENT`], or refuse a newer one.
+pub fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > CURRENT {
+        return Err(StoreError::NewerSchema {
+            path: path.to_string(),
+            found,
+            supported: CURRENT,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

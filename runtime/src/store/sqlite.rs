@@ -1,0 +1,569 @@
+//! The embedded SQLite store: one file, WAL mode, every multi-step change in one
+//! transaction. Single flight uses an OS file lock beside the store, so a killed process
+//! releases it.
+
+use super::*;
+use crate::applier::{ApplyOutcomeError, EntityTx, Origin, TxError};
+use crate::model::{now_rfc3339, AuditEntry, SyncLevel};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The SQLite event store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Open (or create) the store at `path`, migrating it to the current schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        super::schema::migrate(&mut conn, &shown)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Backend("store connection poisoned by a panic".into()))?;
+        f(&mut conn)
+    }
+}
+
+const EVENT_COLUMNS: &str = "seq, guid, entity_guid, type, data, timestamp, user_id, sync_level";
+
+fn row_to_pending(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingEvent> {
+    let data: String = r.get(4)?;
+    let level: i64 = r.get(7)?;
+    Ok(PendingEvent {
+        seq: r.get(0)?,
+        event: FormSubmission {
+            guid: r.get(1)?,
+            entity_guid: r.get(2)?,
+            event_type: r.get(3)?,
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            timestamp: r.get(5)?,
+            user_id: r.get(6)?,
+            sync_level: SyncLevel::from_number(level).unwrap_or(SyncLevel::Local),
+        },
+    })
+}
+
+/// Insert one event unless its guid is stored; `None` for a duplicate.
+fn insert_event(
+    tx: &Transaction<'_>,
+    e: &FormSubmission,
+    origin: Option<&str>,
+) -> Result<Option<i64>, StoreError> {
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO events (guid, entity_guid, type, data, timestamp, user_id, sync_level, origin, stored_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            e.guid,
+            e.entity_guid,
+            e.event_type,
+            e.data.to_string(),
+            e.timestamp,
+            e.user_id,
+            e.sync_level as i64,
+            origin,
+            now_rfc3339()
+        ],
+    )?;
+    Ok((n == 1).then(|| tx.last_insert_rowid()))
+}
+
+fn quarantine(
+    tx: &Transaction<'_>,
+    config_id: Option<&str>,
+    phase: &str,
+    guid: &str,
+    seq: Option<i64>,
+    reason: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO quarantine (config_id, phase, event_guid, seq, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![config_id, phase, guid, seq, reason, now_rfc3339()],
+    )?;
+    Ok(())
+}
+
+/// Apply one stored event; on an apply error, quarantine it. A store error aborts.
+fn apply_one(
+    tx: &Transaction<'_>,
+    applier: &EventApplier,
+    event: &FormSubmission,
+    seq: i64,
+    origin: Origin<'_>,
+) -> Result<bool, StoreError> {
+    let config = match origin {
+        Origin::Local => None,
+        Origin::Pulled(c) => Some(c),
+    };
+    tx.execute("SAVEPOINT apply_one", [])?;
+    match applier.apply(&mut SqlTx(tx), event, origin) {
+        Ok(_) => {
+            tx.execute("RELEASE apply_one", [])?;
+            Ok(true)
+        }
+        Err(ApplyOutcomeError::Rejected(e)) => {
+            // Undo the event's partial changes, keep the event, quarantine it.
+            tx.execute("ROLLBACK TO apply_one", [])?;
+            tx.execute("RELEASE apply_one", [])?;
+            quarantine(tx, config, "apply", &event.guid, Some(seq), &e.0)?;
+            Ok(false)
+        }
+        Err(ApplyOutcomeError::Store(e)) => Err(StoreError::Backend(e.0)),
+    }
+}
+
+fn set_cursor(
+    tx: &Transaction<'_>,
+    config_id: &str,
+    push: Option<i64>,
+    pull: Option<Option<&str>>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO cursors (config_id, push_seq, pull_cursor, updated_at) VALUES (?1, 0, NULL, ?2)
+         ON CONFLICT(config_id) DO NOTHING",
+        params![config_id, now_rfc3339()],
+    )?;
+    if let Some(seq) = push {
+        tx.execute(
+            "UPDATE cursors SET push_seq = MAX(push_seq, ?2), updated_at = ?3 WHERE config_id = ?1",
+            params![config_id, seq, now_rfc3339()],
+        )?;
+    }
+    if let Some(Some(c)) = pull {
+        tx.execute(
+            "UPDATE cursors SET pull_cursor = ?2, updated_at = ?3 WHERE config_id = ?1",
+            params![config_id, c, now_rfc3339()],
+        )?;
+    }
+    Ok(())
+}
+
+struct SqlTx<'a, 'c>(&'a Transaction<'c>);
+
+fn tx_err(e: rusqlite::Error) -> TxError {
+    TxError(e.to_string())
+}
+
+impl EntityTx for SqlTx<'_, '_> {
+    fn entity(&mut self, guid: &str) -> Result<Option<EntityPair>, TxError> {
+        let row: Option<(String, String)> = self
+            .0
+            .query_row(
+                "SELECT initial, modified FROM entities WHERE guid = ?1",
+                [guid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(tx_err)?;
+        row.map(|(i, m)| {
+            Ok(EntityPair {
+                initial: serde_json::from_str(&i).map_err(|e| TxError(e.to_string()))?,
+                modified: serde_json::from_str(&m).map_err(|e| TxError(e.to_string()))?,
+            })
+        })
+        .transpose()
+    }
+
+    fn put_entity(&mut self, pair: &EntityPair) -> Result<(), TxError> {
+        let enc = |d| serde_json::to_string(d).map_err(|e| TxError(e.to_string()));
+        self.0
+            .execute(
+                "INSERT INTO entities (guid, initial, modified) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(guid) DO UPDATE SET initial = excluded.initial, modified = excluded.modified",
+                params![pair.modified.guid, enc(&pair.initial)?, enc(&pair.modified)?],
+            )
+            .map_err(tx_err)?;
+        Ok(())
+    }
+
+    fn delete_entity(&mut self, guid: &str) -> Result<(), TxError> {
+        self.0
+            .execute("DELETE FROM entities WHERE guid = ?1", [guid])
+            .map_err(tx_err)?;
+        Ok(())
+    }
+
+    fn audit(&mut self, a: &AuditEntry) -> Result<(), TxError> {
+        self.0
+            .execute(
+                "INSERT INTO audit (timestamp, user_id, action, event_guid, entity_guid, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![a.timestamp, a.user_id, a.action, a.event_guid, a.entity_guid, a.changes.to_string()],
+            )
+            .map_err(tx_err)?;
+        Ok(())
+    }
+}
+
+impl EventStore for SqliteStore {
+    fn append_local(
+        &self,
+        events: &[FormSubmission],
+        applier: &EventApplier,
+    ) -> Result<ApplyOutcome, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut out = ApplyOutcome::default();
+            for e in events {
+                match insert_event(&tx, e, None)? {
+                    None => out.duplicates += 1,
+                    Some(seq) if apply_one(&tx, applier, e, seq, Origin::Local)? => {
+                        out.applied += 1
+                    }
+                    Some(_) => out.quarantined += 1,
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn pending_events(&self, config_id: &str, limit: u32) -> Result<Vec<PendingEvent>, StoreError> {
+        self.with(|conn| {
+            let push: i64 = conn
+                .query_row("SELECT push_seq FROM cursors WHERE config_id = ?1", [config_id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            let mut out: Vec<PendingEvent> = conn
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE seq IN (SELECT seq FROM push_requeue WHERE config_id = ?1) ORDER BY seq LIMIT ?2"
+                ))?
+                .query_map(params![config_id, limit], row_to_pending)?
+                .collect::<Result<_, _>>()?;
+            let rest = limit as usize - out.len();
+            if rest > 0 {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 AND (origin IS NULL OR origin <> ?2) ORDER BY seq LIMIT ?3"
+                ))?;
+                for p in stmt.query_map(params![push, config_id, rest as i64], row_to_pending)? {
+                    out.push(p?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn pending_count(&self, config_id: &str) -> Result<u64, StoreError> {
+        self.with(|conn| {
+            let push: i64 = conn
+                .query_row("SELECT push_seq FROM cursors WHERE config_id = ?1", [config_id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            let n: i64 = conn.query_row(
+                "SELECT (SELECT COUNT(*) FROM events WHERE seq > ?1 AND (origin IS NULL OR origin <> ?2))
+                      + (SELECT COUNT(*) FROM push_requeue WHERE config_id = ?2)",
+                params![push, config_id],
+                |r| r.get(0),
+            )?;
+            Ok(n as u64)
+        })
+    }
+
+    fn confirm_push(
+        &self,
+        config_id: &str,
+        batch: &[i64],
+        rejected: &[Rejection],
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let cursor: i64 = tx
+                .query_row(
+                    "SELECT push_seq FROM cursors WHERE config_id = ?1",
+                    [config_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            for r in rejected {
+                let seq: Option<i64> = tx
+                    .query_row("SELECT seq FROM events WHERE guid = ?1", [&r.guid], |row| {
+                        row.get(0)
+                    })
+                    .optional()?;
+                if seq.is_none_or(|s| !batch.contains(&s)) {
+                    return Err(StoreError::Invalid(format!(
+                        "rejected event {} is not in the pushed batch",
+                        r.guid
+                    )));
+                }
+                quarantine(&tx, Some(config_id), "push", &r.guid, seq, &r.reason)?;
+            }
+            let mut requeue =
+                tx.prepare_cached("DELETE FROM push_requeue WHERE config_id = ?1 AND seq = ?2")?;
+            for seq in batch {
+                requeue.execute(params![config_id, seq])?;
+            }
+            drop(requeue);
+            let newest = batch.iter().copied().filter(|s| *s > cursor).max();
+            set_cursor(&tx, config_id, newest, None)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn cursors(&self, config_id: &str) -> Result<Cursors, StoreError> {
+        self.with(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT push_seq, pull_cursor FROM cursors WHERE config_id = ?1",
+                    [config_id],
+                    |r| {
+                        Ok(Cursors {
+                            push: r.get(0)?,
+                            pull: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?
+                .unwrap_or_default())
+        })
+    }
+
+    fn apply_pulled(
+        &self,
+        config_id: &str,
+        events: &[FormSubmission],
+        next_cursor: Option<&str>,
+        applier: &EventApplier,
+    ) -> Result<ApplyOutcome, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut out = ApplyOutcome::default();
+            for e in events {
+                match insert_event(&tx, e, Some(config_id))? {
+                    None => out.duplicates += 1,
+                    Some(seq) if apply_one(&tx, applier, e, seq, Origin::Pulled(config_id))? => {
+                        out.applied += 1
+                    }
+                    Some(_) => out.quarantined += 1,
+                }
+            }
+            set_cursor(&tx, config_id, None, Some(next_cursor))?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn entity(&self, guid: &str) -> Result<Option<EntityPair>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let e = SqlTx(&tx)
+                .entity(guid)
+                .map_err(|e| StoreError::Backend(e.0))?;
+            Ok(e)
+        })
+    }
+
+    fn event_count(&self) -> Result<u64, StoreError> {
+        self.with(|conn| {
+            Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+
+    fn begin_run(
+        &self,
+        config_id: &str,
+        adapter_type: &str,
+        adapter_version: &str,
+    ) -> Result<i64, StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO runs (config_id, adapter_type, adapter_version, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
+                params![config_id, adapter_type, adapter_version, now_rfc3339()],
+            )?;
+            Ok(conn.last_insert_rowid())
+        })
+    }
+
+    fn finish_run(&self, r: &RunRecord) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE runs SET finished_at = ?2, status = ?3, pushed = ?4, pulled = ?5, applied = ?6, duplicates = ?7,
+                     quarantined = ?8, retries = ?9, error_class = ?10, message = ?11, remote_refs = ?12, adapter_version = ?13
+                 WHERE id = ?1",
+                params![
+                    r.id,
+                    r.finished_at.clone().unwrap_or_else(now_rfc3339),
+                    r.status,
+                    r.pushed as i64,
+                    r.pulled as i64,
+                    r.applied as i64,
+                    r.duplicates as i64,
+                    r.quarantined as i64,
+                    r.retries as i64,
+                    r.error_class,
+                    r.message,
+                    serde_json::to_string(&r.remote_refs).unwrap_or_else(|_| "[]".into()),
+                    r.adapter_version,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn runs(&self, config_id: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, config_id, adapter_type, adapter_version, started_at, finished_at, status, pushed, pulled,
+                        applied, duplicates, quarantined, retries, error_class, message, remote_refs
+                 FROM runs WHERE ?1 IS NULL OR config_id = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![config_id, limit], |r| {
+                let refs: String = r.get(15)?;
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    config_id: r.get(1)?,
+                    adapter_type: r.get(2)?,
+                    adapter_version: r.get(3)?,
+                    started_at: r.get(4)?,
+                    finished_at: r.get(5)?,
+                    status: r.get(6)?,
+                    pushed: r.get::<_, i64>(7)? as u64,
+                    pulled: r.get::<_, i64>(8)? as u64,
+                    applied: r.get::<_, i64>(9)? as u64,
+                    duplicates: r.get::<_, i64>(10)? as u64,
+                    quarantined: r.get::<_, i64>(11)? as u64,
+                    retries: r.get::<_, i64>(12)? as u64,
+                    error_class: r.get(13)?,
+                    message: r.get(14)?,
+                    remote_refs: serde_json::from_str(&refs).unwrap_or_default(),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn quarantine(&self, config_id: Option<&str>) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, config_id, phase, event_guid, reason, created_at FROM quarantine
+                 WHERE open = 1 AND (?1 IS NULL OR config_id = ?1 OR config_id IS NULL) ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![config_id], |r| {
+                Ok(QuarantineEntry {
+                    id: r.get(0)?,
+                    config_id: r.get(1)?,
+                    phase: r.get(2)?,
+                    event_guid: r.get(3)?,
+                    reason: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn retry_quarantined(&self, ids: &[i64], applier: &EventApplier) -> Result<u64, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut done = 0;
+            for id in ids {
+                let row: Option<(Option<String>, String, Option<i64>)> = tx
+                    .query_row(
+                        "SELECT config_id, phase, seq FROM quarantine WHERE id = ?1 AND open = 1",
+                        [id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                let Some((config, phase, Some(seq))) = row else {
+                    return Err(StoreError::Invalid(format!(
+                        "no open quarantine entry {id}"
+                    )));
+                };
+                if phase == "push" {
+                    let config = config.unwrap_or_default();
+                    tx.execute(
+                        "INSERT OR IGNORE INTO push_requeue (config_id, seq) VALUES (?1, ?2)",
+                        params![config, seq],
+                    )?;
+                } else {
+                    let event = tx.query_row(
+                        &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq = ?1"),
+                        [seq],
+                        row_to_pending,
+                    )?;
+                    let origin = match &config {
+                        Some(c) => Origin::Pulled(c),
+                        None => Origin::Local,
+                    };
+                    if !apply_one(&tx, applier, &event.event, seq, origin)? {
+                        // Still failing: apply_one opened a new entry with the new reason.
+                        tx.execute("UPDATE quarantine SET open = 0 WHERE id = ?1", [id])?;
+                        continue;
+                    }
+                }
+                tx.execute("UPDATE quarantine SET open = 0 WHERE id = ?1", [id])?;
+                done += 1;
+            }
+            tx.commit()?;
+            Ok(done)
+        })
+    }
+
+    fn lock_config(&self, config_id: &str, wait: bool) -> Result<SyncLease, StoreError> {
+        let hash = hex::encode(&Sha256::digest(config_id.as_bytes())[..8]);
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(format!(".sync-{hash}.lock"));
+        let file: File = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::Backend(format!("cannot open lock file: {e}")))?;
+        if wait {
+            file.lock()
+                .map_err(|e| StoreError::Backend(format!("cannot lock: {e}")))?;
+        } else {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::AlreadyRunning(config_id.to_string()))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::Backend(format!("cannot lock: {e}")))
+                }
+            }
+        }
+        Ok(SyncLease::new(Box::new(file)))
+    }
+}
