@@ -1,1 +1,93 @@
-//! e2e
+//! Shared scaffolding for the end-to-end tests: the adapters built by `make adapters`,
+//! temporary stores, sample events, and a mock server per test.
+
+use datacollect_sync::engine::{AdapterRuntime, Limits};
+use datacollect_sync::mock::MockSyncServer;
+use datacollect_sync::model::SyncLevel;
+use datacollect_sync::registry::default_adapter_dir;
+use datacollect_sync::{
+    AdapterRegistry, EventApplier, EventStore, ExternalSyncConfig, ExternalSyncManager,
+    FormSubmission, SqliteStore,
+};
+use serde_json::{json, Value};
+use std::sync::{Arc, OnceLock};
+
+/// The registry of built adapters, loaded once per test binary (compiling is the slow part).
+pub fn registry() -> Arc<AdapterRegistry> {
+    static REGISTRY: OnceLock<Arc<AdapterRegistry>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(|| {
+            std::thread::spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let runtime = AdapterRuntime::new(Limits::default()).expect("engine");
+                    let registry = AdapterRegistry::load_dir(runtime, &default_adapter_dir()).await;
+                    assert!(
+                        registry.get("mock-sync-server").is_some(),
+                        "mock-sync-server adapter not built: run `make adapters` ({:?})",
+                        registry.problems()
+                    );
+                    registry
+                })
+            })
+            .join()
+            .unwrap()
+        })
+        .clone()
+}
+
+/// A store in a temporary directory (kept alive by the returned guard).
+pub fn temp_store() -> (Arc<dyn EventStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("events.db")).unwrap();
+    (Arc::new(store), dir)
+}
+
+/// `n` local create-individual events with distinct guids.
+pub fn local_events(prefix: &str, n: usize) -> Vec<FormSubmission> {
+    (0..n)
+        .map(|i| FormSubmission {
+            guid: format!("{prefix}-event-{i}"),
+            entity_guid: format!("{prefix}-person-{i}"),
+            event_type: "create-individual".into(),
+            data: json!({ "name": format!("Person {i}") }),
+            timestamp: "2025-01-01T00:00:00Z".into(),
+            user_id: "tester".into(),
+            sync_level: SyncLevel::Local,
+        })
+        .collect()
+}
+
+/// A mock-sync-server config for `server`, with extra fields.
+pub fn mock_config(server: &MockSyncServer, extra: &[(&str, &str)]) -> ExternalSyncConfig {
+    let fields: Vec<Value> = extra
+        .iter()
+        .map(|(n, v)| json!({ "name": n, "value": v }))
+        .collect();
+    ExternalSyncConfig::from_value(
+        &json!({ "type": "mock-sync-server", "url": server.url(), "extraFields": fields }),
+    )
+    .unwrap()
+}
+
+/// An initialized manager for `config` on `store`.
+pub async fn manager(
+    store: &Arc<dyn EventStore>,
+    config: ExternalSyncConfig,
+) -> ExternalSyncManager {
+    let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
+        .with_registry(registry());
+    m.initialize().await.unwrap();
+    assert!(m.is_initialized());
+    m
+}
+
+/// A mock sync server on a free loopback port.
+pub async fn mock_server() -> MockSyncServer {
+    MockSyncServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}

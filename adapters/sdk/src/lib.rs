@@ -4,7 +4,7 @@
 //! WebAssembly component of the `datacollect:external-sync@1.0.0` world. wit-bindgen stays
 //! in here: adapter code sees only the plain types of this crate.
 //!
-//! ```ignore
+//! ```text
 //! use datacollect_adapter_sdk::{export_adapter, Adapter, AdapterInfo, Config, Event,
 //!     PullPage, PushOutcome, SyncError};
 //!

@@ -249,3 +249,40 @@ pub fn batch_id(events: &[Event]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(guid: &str) -> Event {
+        Event {
+            guid: guid.into(),
+            entity_guid: "e".into(),
+            event_type: "create-individual".into(),
+            data: serde_json::json!({}),
+            timestamp: "2025-01-01T00:00:00Z".into(),
+            user_id: String::new(),
+            sync_level: SyncLevel::Local,
+        }
+    }
+
+    #[test]
+    fn batch_id_is_stable_and_depends_on_the_guids() {
+        let a = [event("1"), event("2")];
+        assert_eq!(batch_id(&a), batch_id(&a.clone()));
+        assert_ne!(batch_id(&a), batch_id(&[event("1"), event("3")]));
+    }
+
+    #[test]
+    fn events_use_the_datacollect_wire_shape() {
+        let json = serde_json::to_value(event("g")).unwrap();
+        assert_eq!(json["entityGuid"], "e");
+        assert_eq!(json["type"], "create-individual");
+        assert_eq!(json["syncLevel"], 0);
+    }
+
+    #[test]
+    fn secret_references_have_the_host_syntax() {
+        assert_eq!(Config::secret_ref("apiKey"), "{{secret:apiKey}}");
+    }
+}

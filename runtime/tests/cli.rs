@@ -1,0 +1,182 @@
+//! The `dcsync` binary, as a user runs it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn dcsync() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dcsync"));
+    if std::env::var_os("DCSYNC_ADAPTERS").is_none() {
+        c.env(
+            "DCSYNC_ADAPTERS",
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/adapters"),
+        );
+    }
+    c
+}
+
+#[test]
+fn demo_exits_zero_and_shows_the_sync() {
+    let out = dcsync().arg("demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("pushed 5 events"), "{stdout}");
+    assert!(stdout.contains("pulled 3 and applied 3"), "{stdout}");
+}
+
+#[test]
+fn bad_config_fails_with_the_field_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.json");
+    std::fs::write(
+        &config,
+        r#"{"externalSync": {"type": "mock-sync-server", "url": "ftp://x"}}"#,
+    )
+    .unwrap();
+    let store = dir.path().join("store.db");
+    let out = dcsync()
+        .args(["sync", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("field `externalSync.url`: must be an http or https URL"),
+        "{stderr}"
+    );
+    assert!(
+        !store.exists(),
+        "a rejected config must not create the store"
+    );
+}
+
+#[test]
+fn check_names_missing_adapter_and_accepts_known_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.json");
+    std::fs::write(
+        &config,
+        r#"{"type": "nope-adapter", "url": "http://localhost:3000/x"}"#,
+    )
+    .unwrap();
+    let out = dcsync()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no adapter for type \"nope-adapter\""));
+
+    std::fs::write(
+        &config,
+        r#"{"type": "mock-sync-server", "url": "http://localhost:3000/mock-sync"}"#,
+    )
+    .unwrap();
+    let out = dcsync()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("adapter mock-sync-server"));
+}
+
+#[test]
+fn import_then_sync_json_reports_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let events = dir.path().join("e.jsonl");
+    std::fs::write(
+        &events,
+        r#"{"guid":"g1","entityGuid":"p1","type":"create-individual","data":{"name":"A"},"timestamp":"2025-01-01T00:00:00Z","userId":"u","syncLevel":0}
+{"guid":"g2","entityGuid":"p2","type":"create-individual","data":{"name":"B"},"timestamp":"2025-01-01T00:00:00Z","userId":"u","syncLevel":0}
+"#,
+    )
+    .unwrap();
+    let out = dcsync()
+        .args(["events", "import", "--store"])
+        .arg(&store)
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(datacollect_sync::mock::MockSyncServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let config = dir.path().join("c.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"type": "mock-sync-server", "url": "{}"}}"#,
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = dcsync()
+        .args(["sync", "--json", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "succeeded");
+    assert_eq!(
+        (
+            v["pushed"].as_u64(),
+            v["pulled"].as_u64(),
+            v["applied"].as_u64()
+        ),
+        (Some(2), Some(0), Some(0))
+    );
+    assert_eq!(server.received().0.len(), 2);
+}
+
+#[test]
+fn import_with_a_bad_line_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let events = dir.path().join("e.jsonl");
+    std::fs::write(
+        &events,
+        r#"{"guid":"g1","entityGuid":"p1","type":"create-individual","data":{},"timestamp":"2025-01-01T00:00:00Z"}
+{"guid":"g2","entityGuid":"p2","type":"create-individual","data":{},"timestamp":"yesterday"}
+"#,
+    )
+    .unwrap();
+    let out = dcsync()
+        .args(["events", "import", "--store"])
+        .arg(&store)
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("e.jsonl:2: `timestamp` \"yesterday\" is not an RFC 3339"));
+    assert!(!store.exists());
+}
