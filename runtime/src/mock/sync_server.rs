@@ -106,6 +106,19 @@ impl MockSyncServer {
         }
     }
 
+    /// Faults queued and not yet used.
+    pub fn pending_faults(&self) -> usize {
+        self.state
+            .lock()
+            .map(|s| {
+                s.faults
+                    .iter()
+                    .map(|f| f.times.unwrap_or(1).max(1) as usize)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     /// A snapshot: (events received, push requests, duplicates).
     pub fn received(&self) -> (Vec<Value>, u64, u64) {
         let s = self.state.lock().expect("mock state");

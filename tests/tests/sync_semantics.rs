@@ -1,0 +1,250 @@
+//! The sync invariants of DESIGN.md §4, each against a defect of the original product.
+
+use datacollect_sync::mock::Fault;
+use datacollect_sync::model::SyncLevel;
+use datacollect_sync::{EventApplier, FormSubmission};
+use datacollect_sync_e2e::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn late_event_with_old_device_timestamp_is_pushed_next_sync() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    let applier = EventApplier::new();
+    store
+        .append_local(&local_events("now", 3), &applier)
+        .unwrap();
+    let m = manager(&store, mock_config(&server, &[])).await;
+    m.synchronize(None).await.unwrap();
+
+    // Recorded offline a year ago, uploaded after the last push.
+    let mut late = local_events("late", 1);
+    late[0].timestamp = "2024-01-01T00:00:00Z".into();
+    store.append_local(&late, &applier).unwrap();
+    let report = m.synchronize(None).await.unwrap();
+    assert_eq!(
+        report.pushed, 1,
+        "the original's timestamp cursor never pushes this event"
+    );
+    assert!(server
+        .received()
+        .0
+        .iter()
+        .any(|e| e["guid"] == "late-event-0"));
+}
+
+#[tokio::test]
+async fn rejected_records_are_quarantined_and_the_rest_delivered() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("p", 5), &EventApplier::new())
+        .unwrap();
+    server.inject(vec![Fault {
+        reject_guids: vec!["p-event-2".into()],
+        ..Default::default()
+    }]);
+    let m = manager(&store, mock_config(&server, &[])).await;
+
+    let report = m.synchronize(None).await.unwrap();
+    assert_eq!((report.pushed, report.quarantined), (4, 1));
+    let q = store.quarantine(None).unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        (q[0].event_guid.as_str(), q[0].phase.as_str()),
+        ("p-event-2", "push")
+    );
+    assert!(q[0].reason.contains("rejected by mock server"));
+    assert_eq!(
+        store.pending_count(&m.config().id).unwrap(),
+        0,
+        "the rest counts as delivered"
+    );
+
+    // Retried from quarantine, it goes out with the next sync, once.
+    assert_eq!(
+        store
+            .retry_quarantined(&[q[0].id], &EventApplier::new())
+            .unwrap(),
+        1
+    );
+    assert_eq!(m.synchronize(None).await.unwrap().pushed, 1);
+    assert_eq!(server.received().0.len(), 5);
+    assert!(store.quarantine(None).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn transient_503_is_retried_honouring_retry_after() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("t", 3), &EventApplier::new())
+        .unwrap();
+    server.inject(vec![Fault {
+        status: Some(503),
+        retry_after: Some(1),
+        times: Some(2),
+        ..Default::default()
+    }]);
+    let m = manager(&store, mock_config(&server, &[("retryAttempts", "3")])).await;
+    let started = std::time::Instant::now();
+    let report = m.synchronize(None).await.unwrap();
+    assert_eq!((report.pushed, report.retries), (3, 2));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "waited Retry-After (1 s) twice"
+    );
+    assert_eq!(server.received().0.len(), 3);
+}
+
+#[tokio::test]
+async fn transient_failures_beyond_retry_attempts_fail_the_run_and_lose_nothing() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("x", 2), &EventApplier::new())
+        .unwrap();
+    server.inject(vec![Fault {
+        status: Some(500),
+        times: Some(2),
+        ..Default::default()
+    }]);
+    let m = manager(&store, mock_config(&server, &[("retryAttempts", "1")])).await;
+    let err = m.synchronize(None).await.unwrap_err();
+    assert_eq!(err.class(), "transient");
+    assert_eq!(
+        store.pending_count(&m.config().id).unwrap(),
+        2,
+        "cursor did not move"
+    );
+    let run = &store.runs(None, 1).unwrap()[0];
+    assert_eq!(
+        (run.status.as_str(), run.error_class.as_deref()),
+        ("failed", Some("transient"))
+    );
+    // The rerun delivers everything, once.
+    assert_eq!(m.synchronize(None).await.unwrap().pushed, 2);
+    assert_eq!(server.received().0.len(), 2);
+}
+
+#[tokio::test]
+async fn unauthorized_stops_without_retrying() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("u", 2), &EventApplier::new())
+        .unwrap();
+    server.inject(vec![Fault {
+        status: Some(401),
+        times: Some(5),
+        ..Default::default()
+    }]);
+    let m = manager(&store, mock_config(&server, &[("retryAttempts", "3")])).await;
+    let err = m.synchronize(None).await.unwrap_err();
+    assert_eq!(err.class(), "unauthorized");
+    assert_eq!(server.pending_faults(), 4, "exactly one request was made");
+}
+
+#[tokio::test]
+async fn records_sent_again_by_the_external_system_apply_nothing() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    let records = vec![
+        json!({ "entityGuid": "ext-1", "data": { "name": "A" } }),
+        json!({ "entityGuid": "ext-2", "data": { "name": "B" } }),
+    ];
+    server.seed(records.clone());
+    let m = manager(&store, mock_config(&server, &[])).await;
+    assert_eq!(m.synchronize(None).await.unwrap().applied, 2);
+    server.seed(records); // the same records again, after the cursor
+    let again = m.synchronize(None).await.unwrap();
+    assert_eq!((again.pulled, again.applied, again.duplicates), (2, 0, 2));
+    assert_eq!(
+        store.event_count().unwrap(),
+        2,
+        "the original stores a duplicate per re-pull"
+    );
+}
+
+#[tokio::test]
+async fn pulled_event_of_unknown_type_is_quarantined_not_dropped() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    server.seed(vec![
+        json!({ "entityGuid": "ext-9", "type": "teleport-household", "data": {} }),
+        json!({ "entityGuid": "ext-10", "data": { "name": "ok" } }),
+    ]);
+    let m = manager(&store, mock_config(&server, &[])).await;
+    let report = m.synchronize(None).await.unwrap();
+    assert_eq!((report.applied, report.quarantined), (1, 1));
+    let q = store.quarantine(None).unwrap();
+    assert_eq!(q[0].phase, "apply");
+    assert!(
+        q[0].reason
+            .contains("unknown event type \"teleport-household\""),
+        "{}",
+        q[0].reason
+    );
+}
+
+#[tokio::test]
+async fn older_external_update_does_not_overwrite_newer_local_change() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    let local = FormSubmission {
+        guid: "local-1".into(),
+        entity_guid: "person-1".into(),
+        event_type: "create-individual".into(),
+        data: json!({ "name": "Local name" }),
+        timestamp: "2025-06-01T00:00:00Z".into(),
+        user_id: "field".into(),
+        sync_level: SyncLevel::Local,
+    };
+    store.append_local(&[local], &EventApplier::new()).unwrap();
+    server.seed(vec![
+        json!({ "entityGuid": "person-1", "type": "update-individual", "timestamp": "2025-01-01T00:00:00Z", "data": { "name": "Old external" } }),
+    ]);
+    let m = manager(&store, mock_config(&server, &[])).await;
+    m.synchronize(None).await.unwrap();
+    assert_eq!(
+        store
+            .entity("person-1")
+            .unwrap()
+            .unwrap()
+            .modified
+            .name
+            .as_deref(),
+        Some("Local name")
+    );
+
+    server.seed(vec![
+        json!({ "entityGuid": "person-1", "type": "update-individual", "timestamp": "2025-09-01T00:00:00Z", "data": { "name": "New external" } }),
+    ]);
+    m.synchronize(None).await.unwrap();
+    assert_eq!(
+        store
+            .entity("person-1")
+            .unwrap()
+            .unwrap()
+            .modified
+            .name
+            .as_deref(),
+        Some("New external")
+    );
+}
+
+#[tokio::test]
+async fn second_sync_of_a_config_fails_while_one_runs() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    let m = manager(&store, mock_config(&server, &[])).await;
+    let _held = store.lock_config(&m.config().id, false).unwrap();
+    let err = m.synchronize(None).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("sync already running for mock-sync-server@"),
+        "{err}"
+    );
+    drop(_held);
+    m.synchronize(None).await.unwrap();
+}
