@@ -2,6 +2,9 @@
 CARGO ?= cargo
 ADAPTER_OUT := target/adapters
 ADAPTER_BUILD := adapters/target/wasm32-wasip2/release
+# Test-only components (they attack the host) stay out of the adapter directory.
+TEST_ADAPTERS := hostile
+TEST_ADAPTER_OUT := target/test-adapters
 
 .PHONY: setup adapters build run test fmt clippy clean-adapters
 
@@ -12,9 +15,11 @@ setup:
 ## adapters: build every adapter component (one workspace, one build) into target/adapters/.
 adapters: setup
 	cd adapters && $(CARGO) build --release --locked
-	@mkdir -p $(ADAPTER_OUT)
-	@for f in $(ADAPTER_BUILD)/*.wasm; do cp "$$f" $(ADAPTER_OUT)/; done
-	@ls $(ADAPTER_OUT)
+	@mkdir -p $(ADAPTER_OUT) $(TEST_ADAPTER_OUT)
+	@for f in $(ADAPTER_BUILD)/*.wasm; do \
+		case " $(TEST_ADAPTERS) " in *" $$(basename $$f .wasm) "*) cp "$$f" $(TEST_ADAPTER_OUT)/;; *) cp "$$f" $(ADAPTER_OUT)/;; esac; \
+	done
+	@ls $(ADAPTER_OUT) $(TEST_ADAPTER_OUT)
 
 ## build: the host crate and the dcsync binary (debug).
 build:

@@ -370,7 +370,8 @@ fn classify(e: wasmtime::Error, setup: bool) -> CallError {
     if let Some(b) = e.downcast_ref::<LimitBreach>() {
         return CallError::Limit(b.0);
     }
-    match e.downcast_ref::<Trap>() {
+    let trap = e.chain().find_map(|c| c.downcast_ref::<Trap>()).copied();
+    match trap.as_ref() {
         Some(Trap::OutOfFuel) => return CallError::Limit(Limit::Fuel),
         Some(Trap::Interrupt) => return CallError::Limit(Limit::Deadline),
         Some(Trap::StackOverflow) => {
@@ -385,9 +386,7 @@ fn classify(e: wasmtime::Error, setup: bool) -> CallError {
     if setup {
         return CallError::Setup(text);
     }
-    CallError::Trap(first_line(&text))
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().take(3).collect::<Vec<_>>().join(" | ")
+    // The root cause says what happened ("wasm `unreachable` instruction executed");
+    // the wasm backtrace above it is noise for a user.
+    CallError::Trap(e.root_cause().to_string())
 }

@@ -8,6 +8,7 @@
 //! - `GET /mock-sync/received`: what was pushed, with request counts and batch ids.
 //! - `POST /mock-sync/faults` `[{status?, retryAfter?, delayMs?, malformed?, rejectGuids?, times?}]`:
 //!   faults for the next requests, in order.
+//! - `POST /mock-sync/echo`: answers with the request's headers and body.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -80,6 +81,7 @@ impl MockSyncServer {
             .route("/mock-sync/seed", post(seed))
             .route("/mock-sync/received", get(received))
             .route("/mock-sync/faults", post(faults))
+            .route("/mock-sync/echo", post(echo))
             .with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -299,6 +301,15 @@ async fn received(State(state): State<Shared>) -> Response {
         "pullRequests": s.pull_requests,
     }))
     .into_response()
+}
+
+/// Answers with the request's headers and body: a server that leaks what it was sent.
+async fn echo(headers: HeaderMap, body: String) -> Response {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(String::from_utf8_lossy(v.as_bytes()))))
+        .collect();
+    Json(json!({ "headers": headers, "body": body })).into_response()
 }
 
 async fn faults(State(state): State<Shared>, Json(list): Json<Vec<Fault>>) -> Response {

@@ -1,0 +1,207 @@
+//! Adapters written to attack the host. Each attack has a specific, contained outcome, and
+//! a well-behaved adapter in the same process syncs correctly right afterwards.
+
+use datacollect_sync::engine::{AdapterRuntime, Limits};
+use datacollect_sync::registry::default_adapter_dir;
+use datacollect_sync::{
+    AdapterRegistry, EventApplier, ExternalSyncConfig, ExternalSyncManager, SyncError,
+};
+use datacollect_sync_e2e::*;
+use serde_json::json;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+const SECRET: &str = "sk_live_SUPER_SECRET_4242";
+
+/// Both adapters in one registry with tight limits, as an operator might set them.
+fn hostile_registry() -> Arc<AdapterRegistry> {
+    static R: OnceLock<Arc<AdapterRegistry>> = OnceLock::new();
+    R.get_or_init(|| {
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let limits = Limits {
+                    fuel: 3_000_000_000,
+                    deadline: Duration::from_secs(5),
+                    memory_bytes: 64 << 20,
+                    hostcalls: 20_000,
+                    max_return_bytes: 16 << 20,
+                    ..Limits::default()
+                };
+                let runtime = AdapterRuntime::new(limits).unwrap();
+                let registry = AdapterRegistry::new(runtime.clone());
+                for path in [
+                    default_adapter_dir().join("mock_sync_server.wasm"),
+                    default_adapter_dir().join("../test-adapters/hostile.wasm"),
+                ] {
+                    registry.insert(runtime.load(&path).await.expect("built by make adapters"));
+                }
+                registry
+            })
+        })
+        .join()
+        .unwrap()
+    })
+    .clone()
+}
+
+/// Run one attack; return the sync error. Then prove a good adapter still works.
+async fn attack(name: &str, target: Option<&str>) -> SyncError {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events(name, 1), &EventApplier::new())
+        .unwrap();
+    let mut fields = vec![
+        json!({"name": "attack", "value": name}),
+        json!({"name": "apiKey", "value": SECRET}),
+    ];
+    if let Some(t) = target {
+        fields.push(json!({"name": "target", "value": t}));
+    }
+    let config = ExternalSyncConfig::from_value(
+        &json!({"type": "hostile", "url": server.url(), "extraFields": fields}),
+    )
+    .unwrap();
+    let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
+        .with_registry(hostile_registry());
+    m.initialize().await.unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(60), m.synchronize(None))
+        .await
+        .expect("the host never hangs")
+        .expect_err("the attack fails");
+    assert!(!err.to_string().contains(SECRET), "secret in error: {err}");
+    for run in store.runs(None, 10).unwrap() {
+        assert!(
+            !format!("{run:?}").contains(SECRET),
+            "secret in run history"
+        );
+    }
+    assert_eq!(
+        store.pending_count(&m.config().id).unwrap(),
+        1,
+        "nothing was confirmed by the attack"
+    );
+
+    let good =
+        ExternalSyncConfig::from_value(&json!({"type": "mock-sync-server", "url": server.url()}))
+            .unwrap();
+    let mut ok = ExternalSyncManager::new(store, Arc::new(EventApplier::new()), good)
+        .with_registry(hostile_registry());
+    ok.initialize().await.unwrap();
+    assert_eq!(
+        ok.synchronize(None)
+            .await
+            .expect("a good adapter still syncs")
+            .pushed,
+        1
+    );
+    err
+}
+
+fn message(e: &SyncError) -> String {
+    e.to_string()
+}
+
+#[tokio::test]
+async fn adapter_cannot_read_host_files() {
+    let e = attack("read-file", None).await;
+    assert!(message(&e).contains("blocked: read /etc/passwd"), "{e}");
+    let e = attack("list-root", None).await;
+    assert!(message(&e).contains("blocked: list /"), "{e}");
+}
+
+#[tokio::test]
+async fn adapter_sees_no_environment() {
+    std::env::set_var("DCSYNC_TEST_HOST_ONLY", "x");
+    let e = attack("env", None).await;
+    assert!(message(&e).contains("blocked: environment is empty"), "{e}");
+}
+
+#[tokio::test]
+async fn adapter_cannot_open_sockets() {
+    let server = mock_server().await;
+    let e = attack("socket", Some(&server.addr.to_string())).await;
+    assert!(message(&e).contains("blocked: tcp connect"), "{e}");
+}
+
+#[tokio::test]
+async fn adapter_cannot_reach_other_origins() {
+    let other = mock_server().await;
+    let e = attack("other-url", Some(&other.url())).await;
+    assert!(message(&e).contains("is not an allowed origin"), "{e}");
+}
+
+#[tokio::test]
+async fn secret_references_are_not_filled_into_urls() {
+    let e = attack("url-secret", None).await;
+    assert!(message(&e).contains("never in the URL"), "{e}");
+}
+
+#[tokio::test]
+async fn echoed_secrets_are_scrubbed_before_the_adapter_sees_them() {
+    let e = attack("echo-secret", None).await;
+    let m = message(&e);
+    assert!(m.contains("echoed:") && m.contains("key=***"), "{m}");
+    assert!(m.contains("\"x-api-key\":\"***\""), "{m}");
+    assert!(
+        !m.contains("U1VQRVJf") && !m.contains(SECRET),
+        "no secret, raw or in basic auth: {m}"
+    );
+}
+
+#[tokio::test]
+async fn infinite_loop_hits_a_limit() {
+    let e = attack("loop", None).await;
+    let m = message(&e);
+    assert!(
+        m.contains("exceeded its fuel limit") || m.contains("exceeded its deadline limit"),
+        "{m}"
+    );
+    assert_eq!(e.class(), "internal");
+}
+
+#[tokio::test]
+async fn unbounded_allocation_hits_the_memory_limit() {
+    let e = attack("alloc", None).await;
+    let m = message(&e);
+    assert!(m.contains("memory") || m.contains("trapped"), "{m}");
+    assert_eq!(e.class(), "internal");
+}
+
+#[tokio::test]
+async fn unbounded_recursion_traps() {
+    // Rust guests overflow their shadow stack (in linear memory) first: an out-of-bounds
+    // trap; a native-stack overflow is caught by wasmtime as `stack overflow`.
+    let e = attack("recurse", None).await;
+    let m = message(&e);
+    assert!(
+        m.contains("stack overflow") || m.contains("out of bounds memory access"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn trap_and_panic_fail_the_run_cleanly() {
+    assert!(message(&attack("trap", None).await).contains("adapter trapped"));
+    assert!(message(&attack("panic", None).await).contains("adapter trapped"));
+}
+
+#[tokio::test]
+async fn log_flood_is_capped() {
+    let e = attack("log-flood", None).await;
+    let m = message(&e);
+    assert!(
+        m.contains("blocked: log flood finished") || m.contains("hostcalls"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn hostcalls_in_a_tight_loop_hit_the_budget() {
+    let e = attack("hostcalls", None).await;
+    assert!(message(&e).contains("exceeded its hostcalls limit"), "{e}");
+}
