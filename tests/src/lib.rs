@@ -12,29 +12,40 @@ use datacollect_sync::{
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 
+/// Run `make` (an async setup) to completion on its own thread and runtime, so what it
+/// builds can be shared once per test binary by tests running on different runtimes.
+pub fn build_shared<T, F, Fut>(make: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(make())
+    })
+    .join()
+    .unwrap()
+}
+
 /// The registry of built adapters, loaded once per test binary (compiling is the slow part).
 pub fn registry() -> Arc<AdapterRegistry> {
     static REGISTRY: OnceLock<Arc<AdapterRegistry>> = OnceLock::new();
     REGISTRY
         .get_or_init(|| {
-            std::thread::spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    let runtime = AdapterRuntime::new(Limits::default()).expect("engine");
-                    let registry = AdapterRegistry::load_dir(runtime, &default_adapter_dir()).await;
-                    assert!(
-                        registry.get("mock-sync-server").is_some(),
-                        "mock-sync-server adapter not built: run `make adapters` ({:?})",
-                        registry.problems()
-                    );
-                    registry
-                })
+            build_shared(|| async {
+                let runtime = AdapterRuntime::new(Limits::default()).expect("engine");
+                let registry = AdapterRegistry::load_dir(runtime, &default_adapter_dir()).await;
+                assert!(
+                    registry.get("mock-sync-server").is_some(),
+                    "mock-sync-server adapter not built: run `make adapters` ({:?})",
+                    registry.problems()
+                );
+                registry
             })
-            .join()
-            .unwrap()
         })
         .clone()
 }

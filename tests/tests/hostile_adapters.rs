@@ -17,33 +17,25 @@ const SECRET: &str = "sk_live_SUPER_SECRET_4242";
 fn hostile_registry() -> Arc<AdapterRegistry> {
     static R: OnceLock<Arc<AdapterRegistry>> = OnceLock::new();
     R.get_or_init(|| {
-        std::thread::spawn(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let limits = Limits {
-                    fuel: 3_000_000_000,
-                    deadline: Duration::from_secs(5),
-                    memory_bytes: 64 << 20,
-                    hostcalls: 20_000,
-                    max_return_bytes: 16 << 20,
-                    ..Limits::default()
-                };
-                let runtime = AdapterRuntime::new(limits).unwrap();
-                let registry = AdapterRegistry::new(runtime.clone());
-                for path in [
-                    default_adapter_dir().join("mock_sync_server.wasm"),
-                    default_adapter_dir().join("../test-adapters/hostile.wasm"),
-                ] {
-                    registry.insert(runtime.load(&path).await.expect("built by make adapters"));
-                }
-                registry
-            })
+        build_shared(|| async {
+            let limits = Limits {
+                fuel: 3_000_000_000,
+                deadline: Duration::from_secs(5),
+                memory_bytes: 64 << 20,
+                hostcalls: 20_000,
+                max_return_bytes: 16 << 20,
+                ..Limits::default()
+            };
+            let runtime = AdapterRuntime::new(limits).unwrap();
+            let registry = AdapterRegistry::new(runtime.clone());
+            for path in [
+                default_adapter_dir().join("mock_sync_server.wasm"),
+                default_adapter_dir().join("../test-adapters/hostile.wasm"),
+            ] {
+                registry.insert(runtime.load(&path).await.expect("built by make adapters"));
+            }
+            registry
         })
-        .join()
-        .unwrap()
     })
     .clone()
 }
