@@ -5,6 +5,34 @@
 //! through an adapter chosen by the config's `type`. Adapters are components built against
 //! the `datacollect:external-sync` WIT package (see `wit/`), loaded from a directory by
 //! the [`registry::AdapterRegistry`], and run in a fresh, limited sandbox per call.
+//!
+//! The original product's usage flow, in Rust:
+//!
+//! ```no_run
+//! use datacollect_sync::{
+//!     Credentials, EventApplier, EventStore, ExternalSyncConfig, ExternalSyncManager, SqliteStore,
+//! };
+//! use std::sync::Arc;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ExternalSyncConfig::from_json(
+//!     r#"{"type": "mock-sync-server", "url": "http://localhost:3000/mock-sync", "extraFields": []}"#,
+//! )?;
+//! let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open("events.db")?);
+//! let mut manager = ExternalSyncManager::new(store, Arc::new(EventApplier::new()), config);
+//!
+//! // Looks up the adapter for the config's type (in DCSYNC_ADAPTERS, or `target/adapters`).
+//! manager.initialize().await?;
+//! if manager.is_initialized() {
+//!     let credentials = Credentials::new("sync_user", "secure_password");
+//!     let report = manager.synchronize(Some(credentials)).await?;
+//!     println!("pushed {}, pulled {}, applied {}", report.pushed, report.pulled, report.applied);
+//! } else {
+//!     eprintln!("No adapter available for type {}", manager.config().adapter_type);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod applier;
 pub mod config;

@@ -245,6 +245,7 @@ impl ExternalSyncManager {
             duplicates: report.duplicates,
             quarantined: report.quarantined,
             retries: report.retries,
+            duration_ms: Some(report.duration_ms),
             error_class: result.as_ref().err().map(|e| e.class().to_string()),
             message: result
                 .as_ref()

@@ -155,6 +155,34 @@ fn import_then_sync_json_reports_counts() {
         (Some(2), Some(0), Some(0))
     );
     assert_eq!(server.received().0.len(), 2);
+
+    let out = dcsync()
+        .args(["status", "--json", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (status["pending"].as_u64(), status["pushCursor"].as_i64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(status["lastRun"]["status"], "succeeded");
+
+    let out = dcsync()
+        .args(["runs", "--json", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["pushed"], 2);
 }
 
 #[test]

@@ -248,3 +248,47 @@ async fn second_sync_of_a_config_fails_while_one_runs() {
     drop(_held);
     m.synchronize(None).await.unwrap();
 }
+
+#[tokio::test]
+async fn custom_event_types_use_the_registered_applier() {
+    use datacollect_sync::applier::{ApplyOutcomeError, CustomApplier, EntityTx};
+    use datacollect_sync::model::AuditEntry;
+
+    struct HouseholdVisit;
+    impl CustomApplier for HouseholdVisit {
+        fn apply(
+            &self,
+            tx: &mut dyn EntityTx,
+            e: &FormSubmission,
+        ) -> Result<(), ApplyOutcomeError> {
+            tx.audit(&AuditEntry {
+                timestamp: e.timestamp.clone(),
+                user_id: e.user_id.clone(),
+                action: "household-visit".into(),
+                event_guid: e.guid.clone(),
+                entity_guid: e.entity_guid.clone(),
+                changes: e.data.clone(),
+            })?;
+            Ok(())
+        }
+    }
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    server.seed(vec![
+        json!({ "entityGuid": "hh-1", "type": "household-visit", "data": { "outcome": "met" } }),
+    ]);
+    let mut applier = EventApplier::new();
+    applier.register("household-visit", std::sync::Arc::new(HouseholdVisit));
+    let mut m = datacollect_sync::ExternalSyncManager::new(
+        store.clone(),
+        std::sync::Arc::new(applier),
+        mock_config(&server, &[]),
+    )
+    .with_registry(registry());
+    m.initialize().await.unwrap();
+    let report = m.synchronize(None).await.unwrap();
+    assert_eq!((report.applied, report.quarantined), (1, 0));
+    let audit = store.audit_log("hh-1").unwrap();
+    assert_eq!(audit[0].action, "household-visit");
+    assert_eq!(audit[0].changes["outcome"], "met");
+}

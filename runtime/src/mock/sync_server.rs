@@ -6,7 +6,7 @@
 //!   (seeded, never the pushed ones): `{"data", "nextCursor", "hasMore"}`.
 //! - `POST /mock-sync/seed` `{"records": [{entityGuid, type?, data, timestamp?, guid?}…]}`.
 //! - `GET /mock-sync/received`: what was pushed, with request counts and batch ids.
-//! - `POST /mock-sync/faults` `[{status?, retryAfter?, delayMs?, malformed?, rejectGuids?, times?}]`:
+//! - `POST /mock-sync/faults` `[{status?, retryAfter?, delayMs?, malformed?, drop?, rejectGuids?, times?}]`:
 //!   faults for the next requests, in order.
 //! - `POST /mock-sync/echo`: answers with the request's headers and body.
 
@@ -31,6 +31,9 @@ pub struct Fault {
     pub delay_ms: Option<u64>,
     #[serde(default)]
     pub malformed: bool,
+    /// Close the connection in the middle of the answer.
+    #[serde(default)]
+    pub drop: bool,
     #[serde(default)]
     pub reject_guids: Vec<String>,
     pub times: Option<u32>,
@@ -47,9 +50,16 @@ pub struct MockState {
     pub external: Vec<Value>,
     pub pull_requests: u64,
     faults: VecDeque<Fault>,
+    /// Added to every push and pull: a slow external system.
+    pub latency_ms: u64,
 }
 
 impl MockState {
+    /// Take the next fault and the latency for a request.
+    fn begin(&mut self) -> (Option<Fault>, u64) {
+        (self.next_fault(), self.latency_ms)
+    }
+
     fn next_fault(&mut self) -> Option<Fault> {
         let front = self.faults.front_mut()?;
         let fault = front.clone();
@@ -108,6 +118,13 @@ impl MockSyncServer {
         }
     }
 
+    /// Make every push and pull answer `ms` milliseconds late.
+    pub fn set_latency(&self, ms: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.latency_ms = ms;
+        }
+    }
+
     /// Faults queued and not yet used.
     pub fn pending_faults(&self) -> usize {
         self.state
@@ -144,10 +161,26 @@ fn normalize_record(mut r: Value) -> Value {
 
 type Shared = Arc<Mutex<MockState>>;
 
-async fn apply_fault(fault: &Option<Fault>) -> Option<Response> {
+/// Wait the latency and the fault's delay; answer for the fault, if it decides the answer.
+async fn apply_fault(state: &Shared) -> (Option<Fault>, Option<Response>) {
+    let (fault, latency) = state.lock().map(|mut s| s.begin()).unwrap_or_default();
+    let delay = latency + fault.as_ref().and_then(|f| f.delay_ms).unwrap_or(0);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let resp = fault_response(&fault);
+    (fault, resp)
+}
+
+fn fault_response(fault: &Option<Fault>) -> Option<Response> {
     let f = fault.as_ref()?;
-    if let Some(ms) = f.delay_ms {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+    if f.drop {
+        let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
+            Ok("{\"data\": ["),
+            Err(std::io::Error::other("connection dropped (injected)")),
+        ];
+        let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+        return Some((StatusCode::OK, body).into_response());
     }
     if f.malformed {
         return Some((StatusCode::OK, "{\"data\": [unterminated").into_response());
@@ -169,8 +202,8 @@ async fn push(
     headers: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
-    let fault = state.lock().map(|mut s| s.next_fault()).unwrap_or_default();
-    if let Some(resp) = apply_fault(&fault).await {
+    let (fault, resp) = apply_fault(&state).await;
+    if let Some(resp) = resp {
         return resp;
     }
     let Some(Json(body)) = body else {
@@ -225,8 +258,7 @@ struct PullQuery {
 }
 
 async fn pull(State(state): State<Shared>, Query(q): Query<PullQuery>) -> Response {
-    let fault = state.lock().map(|mut s| s.next_fault()).unwrap_or_default();
-    if let Some(resp) = apply_fault(&fault).await {
+    if let (_, Some(resp)) = apply_fault(&state).await {
         return resp;
     }
     let start = match q.since.as_deref().map(str::parse::<usize>) {

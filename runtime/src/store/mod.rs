@@ -11,7 +11,7 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use crate::applier::EventApplier;
-use crate::model::{EntityPair, FormSubmission};
+use crate::model::{AuditEntry, EntityPair, FormSubmission};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -97,6 +97,7 @@ pub struct RunRecord {
     pub duplicates: u64,
     pub quarantined: u64,
     pub retries: u64,
+    pub duration_ms: Option<u64>,
     pub error_class: Option<String>,
     /// Redacted: secrets never reach the store.
     pub message: Option<String>,
@@ -170,6 +171,9 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// An entity by guid.
     fn entity(&self, guid: &str) -> Result<Option<EntityPair>, StoreError>;
+
+    /// The audit log of an entity, oldest first.
+    fn audit_log(&self, entity_guid: &str) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Number of stored events.
     fn event_count(&self) -> Result<u64, StoreError>;

@@ -71,6 +71,7 @@ const MIGRATIONS: &[&str] = &[
         duplicates      INTEGER NOT NULL DEFAULT 0,
         quarantined     INTEGER NOT NULL DEFAULT 0,
         retries         INTEGER NOT NULL DEFAULT 0,
+        duration_ms     INTEGER,
         error_class     TEXT,
         message         TEXT,
         remote_refs     TEXT NOT NULL DEFAULT '[]'

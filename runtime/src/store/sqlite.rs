@@ -394,6 +394,27 @@ impl EventStore for SqliteStore {
         })
     }
 
+    fn audit_log(&self, entity_guid: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT timestamp, user_id, action, event_guid, entity_guid, changes FROM audit
+                 WHERE entity_guid = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([entity_guid], |r| {
+                let changes: String = r.get(5)?;
+                Ok(AuditEntry {
+                    timestamp: r.get(0)?,
+                    user_id: r.get(1)?,
+                    action: r.get(2)?,
+                    event_guid: r.get(3)?,
+                    entity_guid: r.get(4)?,
+                    changes: serde_json::from_str(&changes).unwrap_or_default(),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     fn event_count(&self) -> Result<u64, StoreError> {
         self.with(|conn| {
             Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
@@ -419,7 +440,8 @@ impl EventStore for SqliteStore {
         self.with(|conn| {
             conn.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, pushed = ?4, pulled = ?5, applied = ?6, duplicates = ?7,
-                     quarantined = ?8, retries = ?9, error_class = ?10, message = ?11, remote_refs = ?12, adapter_version = ?13
+                     quarantined = ?8, retries = ?9, error_class = ?10, message = ?11, remote_refs = ?12, adapter_version = ?13,
+                     duration_ms = ?14
                  WHERE id = ?1",
                 params![
                     r.id,
@@ -435,6 +457,7 @@ impl EventStore for SqliteStore {
                     r.message,
                     serde_json::to_string(&r.remote_refs).unwrap_or_else(|_| "[]".into()),
                     r.adapter_version,
+                    r.duration_ms.map(|d| d as i64),
                 ],
             )?;
             Ok(())
@@ -445,7 +468,7 @@ impl EventStore for SqliteStore {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, config_id, adapter_type, adapter_version, started_at, finished_at, status, pushed, pulled,
-                        applied, duplicates, quarantined, retries, error_class, message, remote_refs
+                        applied, duplicates, quarantined, retries, error_class, message, remote_refs, duration_ms
                  FROM runs WHERE ?1 IS NULL OR config_id = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![config_id, limit], |r| {
@@ -467,6 +490,7 @@ impl EventStore for SqliteStore {
                     error_class: r.get(13)?,
                     message: r.get(14)?,
                     remote_refs: serde_json::from_str(&refs).unwrap_or_default(),
+                    duration_ms: r.get::<_, Option<i64>>(16)?.map(|d| d as u64),
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

@@ -71,6 +71,13 @@ enum Command {
         /// Address to bind.
         #[arg(long, default_value = "127.0.0.1")]
         host: String,
+        /// Answer every push and pull this many milliseconds late.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Queue a fault, as JSON, e.g. '{"status": 503, "retryAfter": 2, "times": 3}'
+        /// (fields: status, retryAfter, delayMs, malformed, drop, rejectGuids, times). Repeatable.
+        #[arg(long = "fault")]
+        faults: Vec<String>,
     },
     /// Validate a config and say whether an adapter for its type is available.
     Check {
@@ -225,11 +232,22 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Events {
             command: EventsCommand::Import { store, path },
         } => import(&store, &path),
-        Command::MockServer { port, host } => {
+        Command::MockServer {
+            port,
+            host,
+            latency_ms,
+            faults,
+        } => {
             let addr = format!("{host}:{port}")
                 .parse()
                 .context("bad --host/--port")?;
+            let faults = faults
+                .iter()
+                .map(|f| serde_json::from_str(f).with_context(|| format!("bad --fault {f:?}")))
+                .collect::<Result<Vec<datacollect_sync::mock::Fault>>>()?;
             let server = datacollect_sync::mock::MockSyncServer::start(addr).await?;
+            server.set_latency(latency_ms);
+            server.inject(faults);
             println!("mock sync server listening; config url: {}", server.url());
             println!("seed records: POST {}/seed {{\"records\": [{{\"entityGuid\": \"…\", \"data\": {{…}}}}]}}", server.url());
             tokio::signal::ctrl_c().await?;
