@@ -70,6 +70,8 @@ pub struct SyncReport {
     pub push_batches: u64,
     pub pull_pages: u64,
     pub remote_refs: Vec<String>,
+    /// Requests the host refused to make for the adapter (egress policy), as the adapter saw them.
+    pub denials: Vec<String>,
     pub duration_ms: u64,
 }
 
@@ -125,6 +127,12 @@ impl ExternalSyncManager {
         self
     }
 
+    /// Use these HTTP clients (e.g. with a custom resolver) instead of the default ones.
+    pub fn with_http_clients(mut self, clients: HttpClients) -> Self {
+        self.clients = Some(clients);
+        self
+    }
+
     /// Origins the adapter may reach besides the config URL's.
     pub fn allow_origins(mut self, origins: Vec<String>) -> Self {
         self.extra_origins = origins;
@@ -158,8 +166,11 @@ impl ExternalSyncManager {
                     .map(|f| f.name.clone())
                     .collect();
                 self.config.mark_secret(declared.iter().map(String::as_str));
-                self.clients =
-                    Some(HttpClients::new().map_err(|e| SyncError::Internal(e.to_string()))?);
+                if self.clients.is_none() {
+                    let clients =
+                        HttpClients::new().map_err(|e| SyncError::Internal(e.to_string()))?;
+                    self.clients = Some(clients);
+                }
                 self.initialized = true;
             }
             None => {
@@ -252,6 +263,7 @@ impl ExternalSyncManager {
                 .err()
                 .map(|e| run.secrets.scrub(&e.to_string())),
             remote_refs: report.remote_refs.clone(),
+            denials: report.denials.clone(),
             ..Default::default()
         };
         blocking(&self.store, move |s| s.finish_run(&record)).await?;
@@ -375,10 +387,10 @@ impl Run<'_> {
         let limits = self.adapter_limits();
         let clients = m
             .clients
-            .clone()
-            .unwrap_or_else(|| HttpClients::new().expect("TLS backend available"));
+            .as_ref()
+            .expect("initialize() sets the HTTP clients");
         let policy = HttpPolicy::for_config(
-            &clients,
+            clients,
             &m.config.url,
             &m.extra_origins,
             Duration::from_millis(self.settings.timeout_ms),
@@ -416,6 +428,7 @@ impl Run<'_> {
         loop {
             attempt += 1;
             let outcome = call(self.context(false)).await;
+            self.record_denials(&outcome.context);
             let (delay, message) = match outcome.result {
                 Ok(Ok(v)) => return Ok(v),
                 Ok(Err(wit::SyncError::Transient(t))) => {
@@ -522,6 +535,16 @@ impl Run<'_> {
         }
     }
 
+    /// Keep what the host refused to do for the adapter, for the run history.
+    fn record_denials(&mut self, context: &Option<CallContext>) {
+        if let Some(ctx) = context {
+            for d in &ctx.denials {
+                tracing::warn!(config = %self.manager.config.id, denial = %d, "adapter request denied");
+                self.report.denials.push(self.secrets.scrub(d));
+            }
+        }
+    }
+
     fn rejection(&self, r: wit::Rejection) -> Rejection {
         Rejection {
             guid: r.guid,
@@ -583,6 +606,7 @@ impl Run<'_> {
 
     async fn custom_sync(&mut self) -> Result<(), SyncError> {
         let outcome = self.adapter.sync(self.context(true), &self.view).await;
+        self.record_denials(&outcome.context);
         if let Some(ctx) = &outcome.context {
             self.report
                 .remote_refs

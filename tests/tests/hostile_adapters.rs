@@ -3,6 +3,7 @@
 
 use datacollect_sync::engine::{AdapterRuntime, Limits};
 use datacollect_sync::registry::default_adapter_dir;
+use datacollect_sync::store::RunRecord;
 use datacollect_sync::{
     AdapterRegistry, EventApplier, ExternalSyncConfig, ExternalSyncManager, SyncError,
 };
@@ -21,7 +22,7 @@ fn hostile_registry() -> Arc<AdapterRegistry> {
             let limits = Limits {
                 fuel: 3_000_000_000,
                 deadline: Duration::from_secs(5),
-                memory_bytes: 64 << 20,
+                memory_bytes: 128 << 20,
                 hostcalls: 20_000,
                 max_return_bytes: 16 << 20,
                 ..Limits::default()
@@ -42,6 +43,11 @@ fn hostile_registry() -> Arc<AdapterRegistry> {
 
 /// Run one attack; return the sync error. Then prove a good adapter still works.
 async fn attack(name: &str, target: Option<&str>) -> SyncError {
+    attack_with_history(name, target).await.0
+}
+
+/// [`attack`], also returning the run history of the attack's store.
+async fn attack_with_history(name: &str, target: Option<&str>) -> (SyncError, Vec<RunRecord>) {
     let server = mock_server().await;
     let (store, _dir) = temp_store();
     store
@@ -81,6 +87,7 @@ async fn attack(name: &str, target: Option<&str>) -> SyncError {
     let good =
         ExternalSyncConfig::from_value(&json!({"type": "mock-sync-server", "url": server.url()}))
             .unwrap();
+    let ok_store = store.clone();
     let mut ok = ExternalSyncManager::new(store, Arc::new(EventApplier::new()), good)
         .with_registry(hostile_registry());
     ok.initialize().await.unwrap();
@@ -91,7 +98,8 @@ async fn attack(name: &str, target: Option<&str>) -> SyncError {
             .pushed,
         1
     );
-    err
+    let runs = ok_store.runs(None, 10).unwrap();
+    (err, runs)
 }
 
 fn message(e: &SyncError) -> String {
@@ -123,8 +131,20 @@ async fn adapter_cannot_open_sockets() {
 #[tokio::test]
 async fn adapter_cannot_reach_other_origins() {
     let other = mock_server().await;
-    let e = attack("other-url", Some(&other.url())).await;
+    let (e, runs) = attack_with_history("other-url", Some(&other.url())).await;
     assert!(message(&e).contains("is not an allowed origin"), "{e}");
+    let attack_run = runs.iter().find(|r| r.adapter_type == "hostile").unwrap();
+    assert_eq!(
+        attack_run.denials.len(),
+        1,
+        "the denial is in the run history"
+    );
+    assert!(
+        attack_run.denials[0].contains("Denied"),
+        "{:?}",
+        attack_run.denials
+    );
+    assert_eq!(other.received().1, 0, "the other server was never reached");
 }
 
 #[tokio::test]
@@ -196,4 +216,83 @@ async fn log_flood_is_capped() {
 async fn hostcalls_in_a_tight_loop_hit_the_budget() {
     let e = attack("hostcalls", None).await;
     assert!(message(&e).contains("exceeded its hostcalls limit"), "{e}");
+}
+
+#[tokio::test]
+async fn redirects_are_never_followed() {
+    let elsewhere = mock_server().await; // 127.0.0.1 on another port
+    let e = attack("redirect", Some(&format!("{}/received", elsewhere.url()))).await;
+    assert!(message(&e).contains("redirect answered 302"), "{e}");
+    assert_eq!(elsewhere.received().1, 0);
+    assert_eq!(
+        elsewhere.state.lock().unwrap().pull_requests,
+        0,
+        "the redirect target was never requested"
+    );
+}
+
+#[tokio::test]
+async fn adapter_receives_the_config_with_secret_references_only() {
+    let e = attack("dump-config", None).await;
+    let m = message(&e);
+    assert!(m.contains("{{secret:apiKey}}"), "{m}");
+    assert!(m.contains("secret_names: [\"apiKey\"]"), "{m}");
+}
+
+#[tokio::test]
+async fn gigantic_page_hits_the_return_size_limit() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    let config = ExternalSyncConfig::from_value(&json!({"type": "hostile", "url": server.url(),
+        "extraFields": [{"name": "attack", "value": "huge-page"}]}))
+    .unwrap();
+    let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
+        .with_registry(hostile_registry());
+    m.initialize().await.unwrap();
+    let e = m.synchronize(None).await.unwrap_err();
+    assert!(
+        message(&e).contains("exceeded its return-size limit"),
+        "{e}"
+    );
+    assert_eq!(
+        store.event_count().unwrap(),
+        0,
+        "nothing of the page was stored"
+    );
+}
+
+#[tokio::test]
+async fn a_public_name_pointing_at_loopback_is_refused() {
+    use datacollect_sync::host::HttpClients;
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("dns", 1), &EventApplier::new())
+        .unwrap();
+    // DNS rebinding: the config names a public host, the name resolves to 127.0.0.1.
+    let rebinding = HttpClients::with_lookup(Arc::new(|_host: String| {
+        Box::pin(async { Ok(vec![std::net::IpAddr::from([127, 0, 0, 1])]) })
+            as std::pin::Pin<
+                Box<
+                    dyn std::future::Future<Output = std::io::Result<Vec<std::net::IpAddr>>> + Send,
+                >,
+            >
+    }))
+    .unwrap();
+    let url = format!("http://sync.example.org:{}/mock-sync", server.addr.port());
+    let config =
+        ExternalSyncConfig::from_value(&json!({"type": "mock-sync-server", "url": url})).unwrap();
+    let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
+        .with_registry(hostile_registry())
+        .with_http_clients(rebinding);
+    m.initialize().await.unwrap();
+    let e = m.synchronize(None).await.unwrap_err();
+    assert_eq!(e.class(), "config", "a denial is not retried: {e}");
+    assert!(message(&e).contains("resolves to no public address"), "{e}");
+    assert_eq!(
+        server.received().1,
+        0,
+        "the loopback server was never reached"
+    );
+    assert_eq!(store.runs(None, 1).unwrap()[0].denials.len(), 1);
 }

@@ -41,6 +41,18 @@ impl Adapter for Hostile {
             .unwrap_or("http://127.0.0.1:1/")
             .to_string();
         Err(match config.extra("attack").unwrap_or_default() {
+            // Pull attacks let the push through.
+            "huge-page" => return Ok(PushOutcome::all(_events.len())),
+            "dump-config" => SyncError::Internal(format!("config: {config:?}")),
+            "redirect" => match Request::get(format!("{}/redirect?to={target}", config.url)).send()
+            {
+                Ok(r) => SyncError::Internal(format!(
+                    "redirect answered {} location {:?}",
+                    r.status,
+                    r.header("location")
+                )),
+                Err(e) => SyncError::Internal(format!("redirect failed: {e:?}")),
+            },
             "read-file" => report("read /etc/passwd", std::fs::read_to_string("/etc/passwd")),
             "list-root" => report("list /", std::fs::read_dir("/")),
             "env" => {
@@ -118,7 +130,8 @@ impl Adapter for Hostile {
                 sync_level: datacollect_adapter_sdk::SyncLevel::External,
             };
             return Ok(PullPage {
-                events: vec![event; 200_000],
+                // About 20 MB: over the 16 MB return limit the tests set, under their memory limit.
+                events: vec![event; 10],
                 next_cursor: None,
                 has_more: false,
             });
@@ -128,7 +141,7 @@ impl Adapter for Hostile {
 }
 
 fn serde_json_value() -> serde_json::Value {
-    serde_json::json!({ "padding": "y".repeat(1000) })
+    serde_json::json!({ "padding": "y".repeat(2_000_000) })
 }
 
 export_adapter!(Hostile);

@@ -11,7 +11,10 @@ use crate::engine::bindings::datacollect::external_sync::http::{
     BasicAuth, Host, HttpError, Method, Request, Response,
 };
 use crate::secrets::Secrets;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The two HTTP clients the host shares between calls: one that refuses non-public
@@ -23,8 +26,36 @@ pub struct HttpClients {
     any_address: reqwest::Client,
 }
 
+/// Name resolution for the public-only client: a name to its addresses.
+pub type Lookup = Arc<
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The system resolver.
+fn system_lookup() -> Lookup {
+    Arc::new(|host: String| {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    })
+}
+
+/// What the public-only resolver says when it refuses a name (also how we recognise it).
+const NOT_PUBLIC: &str = "resolves to no public address";
+
 impl HttpClients {
+    /// Clients that resolve names with the system resolver.
     pub fn new() -> Result<Self, reqwest::Error> {
+        Self::with_lookup(system_lookup())
+    }
+
+    /// Clients whose public-only resolver uses `lookup` (tests point names anywhere).
+    pub fn with_lookup(lookup: Lookup) -> Result<Self, reqwest::Error> {
         let builder = || {
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -33,7 +64,7 @@ impl HttpClients {
         };
         Ok(HttpClients {
             public_only: builder()
-                .dns_resolver(std::sync::Arc::new(PublicOnly))
+                .dns_resolver(Arc::new(PublicOnly { lookup }))
                 .build()?,
             any_address: builder().build()?,
         })
@@ -129,18 +160,25 @@ pub fn is_public(ip: IpAddr) -> bool {
 
 /// A resolver that drops non-public addresses, so a public name cannot be pointed at the
 /// host's own network.
-struct PublicOnly;
+struct PublicOnly {
+    lookup: Lookup,
+}
 
 impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let lookup = self.lookup.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+            let addrs: Vec<SocketAddr> = lookup(host.clone())
                 .await?
-                .filter(|a| is_public(a.ip()))
+                .into_iter()
+                .filter(|ip| is_public(*ip))
+                .map(|ip| SocketAddr::new(ip, 0))
                 .collect();
             if addrs.is_empty() {
-                let msg = format!("{host} resolves to no public address (loopback, private and link-local addresses are refused)");
+                let msg = format!(
+                    "{host} {NOT_PUBLIC} (loopback, private and link-local addresses are refused)"
+                );
                 return Err(msg.into());
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
@@ -244,7 +282,9 @@ async fn exchange(
     let secrets = &secrets;
     let classify = |e: reqwest::Error| {
         let msg = secrets.scrub(&error_chain(&e));
-        if e.is_timeout() {
+        if msg.contains(NOT_PUBLIC) {
+            HttpError::Denied(msg)
+        } else if e.is_timeout() {
             HttpError::Timeout(msg)
         } else {
             HttpError::Connection(msg)

@@ -6,7 +6,7 @@ mod http;
 mod log;
 mod store;
 
-pub use http::{HttpClients, HttpPolicy};
+pub use http::{HttpClients, HttpPolicy, Lookup};
 
 use crate::applier::EventApplier;
 use crate::engine::bindings::AdapterWorld;

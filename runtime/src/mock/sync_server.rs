@@ -9,6 +9,7 @@
 //! - `POST /mock-sync/faults` `[{status?, retryAfter?, delayMs?, malformed?, drop?, rejectGuids?, times?}]`:
 //!   faults for the next requests, in order.
 //! - `POST /mock-sync/echo`: answers with the request's headers and body.
+//! - `GET /mock-sync/redirect?to=URL`: a 302 to URL.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -92,6 +93,7 @@ impl MockSyncServer {
             .route("/mock-sync/received", get(received))
             .route("/mock-sync/faults", post(faults))
             .route("/mock-sync/echo", post(echo))
+            .route("/mock-sync/redirect", get(redirect))
             .with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -333,6 +335,16 @@ async fn received(State(state): State<Shared>) -> Response {
         "pullRequests": s.pull_requests,
     }))
     .into_response()
+}
+
+#[derive(Deserialize)]
+struct RedirectQuery {
+    to: String,
+}
+
+/// A 302 to wherever `to` says: a server trying to bounce a client elsewhere.
+async fn redirect(Query(q): Query<RedirectQuery>) -> Response {
+    (StatusCode::FOUND, [("location", q.to)]).into_response()
 }
 
 /// Answers with the request's headers and body: a server that leaks what it was sent.

@@ -102,6 +102,8 @@ pub struct RunRecord {
     /// Redacted: secrets never reach the store.
     pub message: Option<String>,
     pub remote_refs: Vec<String>,
+    /// Requests the host refused to make for the adapter.
+    pub denials: Vec<String>,
 }
 
 /// A quarantined event: refused by the external system, or not applicable here.

@@ -74,7 +74,8 @@ const MIGRATIONS: &[&str] = &[
         duration_ms     INTEGER,
         error_class     TEXT,
         message         TEXT,
-        remote_refs     TEXT NOT NULL DEFAULT '[]'
+        remote_refs     TEXT NOT NULL DEFAULT '[]',
+        denials         TEXT NOT NULL DEFAULT '[]'
     );
     CREATE INDEX runs_config ON runs(config_id, id);
     "#,

@@ -441,7 +441,7 @@ impl EventStore for SqliteStore {
             conn.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, pushed = ?4, pulled = ?5, applied = ?6, duplicates = ?7,
                      quarantined = ?8, retries = ?9, error_class = ?10, message = ?11, remote_refs = ?12, adapter_version = ?13,
-                     duration_ms = ?14
+                     duration_ms = ?14, denials = ?15
                  WHERE id = ?1",
                 params![
                     r.id,
@@ -458,6 +458,7 @@ impl EventStore for SqliteStore {
                     serde_json::to_string(&r.remote_refs).unwrap_or_else(|_| "[]".into()),
                     r.adapter_version,
                     r.duration_ms.map(|d| d as i64),
+                    serde_json::to_string(&r.denials).unwrap_or_else(|_| "[]".into()),
                 ],
             )?;
             Ok(())
@@ -468,7 +469,7 @@ impl EventStore for SqliteStore {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, config_id, adapter_type, adapter_version, started_at, finished_at, status, pushed, pulled,
-                        applied, duplicates, quarantined, retries, error_class, message, remote_refs, duration_ms
+                        applied, duplicates, quarantined, retries, error_class, message, remote_refs, duration_ms, denials
                  FROM runs WHERE ?1 IS NULL OR config_id = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![config_id, limit], |r| {
@@ -491,6 +492,7 @@ impl EventStore for SqliteStore {
                     message: r.get(14)?,
                     remote_refs: serde_json::from_str(&refs).unwrap_or_default(),
                     duration_ms: r.get::<_, Option<i64>>(16)?.map(|d| d as u64),
+                    denials: serde_json::from_str(&r.get::<_, String>(17)?).unwrap_or_default(),
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
