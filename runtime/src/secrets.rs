@@ -9,6 +9,9 @@ use std::fmt;
 #[derive(Clone, Default)]
 pub struct Secrets {
     values: BTreeMap<String, String>,
+    /// Values derived from secrets during a call (e.g. a basic-auth header with a public
+    /// username): scrubbed like secrets, never filled in.
+    derived: Vec<String>,
 }
 
 impl fmt::Debug for Secrets {
@@ -31,6 +34,14 @@ impl Secrets {
         let value = value.into();
         if !value.is_empty() {
             self.values.insert(name.into(), value);
+        }
+    }
+
+    /// Scrub `value` too: it was built from a secret (e.g. an `Authorization` value).
+    pub fn insert_derived(&mut self, value: impl Into<String>) {
+        let value = value.into();
+        if value.len() >= MIN_SCRUB_LEN && !self.derived.contains(&value) {
+            self.derived.push(value);
         }
     }
 
@@ -90,6 +101,7 @@ impl Secrets {
                 forms.push(b64);
             }
         }
+        forms.extend(self.derived.iter().cloned());
         forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
         forms.dedup();
         forms

@@ -11,6 +11,7 @@ use crate::engine::bindings::datacollect::external_sync::http::{
     BasicAuth, Host, HttpError, Method, Request, Response,
 };
 use crate::secrets::Secrets;
+use base64::Engine as _;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -199,7 +200,7 @@ fn method(m: Method) -> reqwest::Method {
 
 impl HostState {
     /// Check and build the outgoing request; the error is what the adapter sees.
-    fn prepare(&self, req: Request) -> Result<reqwest::RequestBuilder, HttpError> {
+    fn prepare(&mut self, req: Request) -> Result<reqwest::RequestBuilder, HttpError> {
         let policy = &self.call.http;
         if req.url.contains("{{secret:") {
             return Err(HttpError::InvalidRequest(
@@ -248,8 +249,16 @@ impl HostState {
                 .map_err(|_| HttpError::InvalidRequest(format!("bad value for header {name}")))?;
             builder = builder.header(name, value);
         }
+        let mut derived = None;
         if let Some(BasicAuth { username, password }) = &req.basic_auth {
-            builder = builder.basic_auth(fill(username)?, Some(fill(password)?));
+            let (user, pass) = (fill(username)?, fill(password)?);
+            if (user.as_str(), pass.as_str()) != (username.as_str(), password.as_str()) {
+                // A server that echoes the Authorization header must not hand the secret back.
+                derived = Some(
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")),
+                );
+            }
+            builder = builder.basic_auth(user, Some(pass));
         }
         if let Some(body) = req.body {
             let body = match std::str::from_utf8(&body) {
@@ -269,6 +278,9 @@ impl HostState {
             .timeout_ms
             .map(|ms| Duration::from_millis(ms.into()).min(policy.timeout))
             .unwrap_or(policy.timeout);
+        if let Some(d) = derived {
+            self.call.secrets.insert_derived(d);
+        }
         Ok(builder.timeout(timeout))
     }
 }
