@@ -43,7 +43,9 @@ pub mod mock;
 pub mod model;
 pub mod registry;
 pub mod secrets;
+pub mod settings;
 pub mod store;
+pub mod watch;
 
 pub use applier::EventApplier;
 pub use config::{Credentials, ExternalSyncConfig};

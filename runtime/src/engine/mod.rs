@@ -2,6 +2,7 @@
 //! a fresh, limited store per call.
 
 pub mod bindings;
+pub mod cache;
 pub mod convert;
 pub mod limits;
 
@@ -54,6 +55,7 @@ pub struct AdapterRuntime {
     engine: Engine,
     linker: Linker<HostState>,
     limits: Limits,
+    cache: Option<cache::CodeCache>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -75,6 +77,14 @@ impl AdapterRuntime {
     /// An engine with the component model, async support, fuel, epoch deadlines and the
     /// pooling allocator, and a linker with WASI p2 (nothing granted) plus our imports.
     pub fn new(limits: Limits) -> anyhow::Result<Arc<Self>> {
+        Self::with_cache(limits, None)
+    }
+
+    /// [`AdapterRuntime::new`], keeping compiled code in `cache` across restarts.
+    pub fn with_cache(
+        limits: Limits,
+        cache: Option<cache::CodeCache>,
+    ) -> anyhow::Result<Arc<Self>> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(200)
             .total_core_instances(1000)
@@ -105,6 +115,7 @@ impl AdapterRuntime {
             engine,
             linker,
             limits,
+            cache,
             stop_ticker,
         }))
     }
@@ -134,20 +145,17 @@ impl AdapterRuntime {
         path: &Path,
     ) -> Result<LoadedAdapter, LoadError> {
         let shown = path.display().to_string();
+        let started = std::time::Instant::now();
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let engine = self.engine.clone();
-        let owned = bytes.to_vec();
-        let component =
-            tokio::task::spawn_blocking(move || Component::from_binary(&engine, &owned))
-                .await
-                .map_err(|e| LoadError::NotAComponent {
-                    path: shown.clone(),
-                    message: e.to_string(),
-                })?
-                .map_err(|e| LoadError::NotAComponent {
-                    path: shown.clone(),
-                    message: format!("{e:#}"),
-                })?;
+        let (component, from_cache) = self.compile(bytes, &sha256, &shown).await?;
+        let wit_version = component
+            .component_type()
+            .exports(&self.engine)
+            .find_map(|(name, _)| name.strip_prefix("datacollect:external-sync/adapter@").map(str::to_string))
+            .ok_or_else(|| LoadError::Incompatible {
+                path: shown.clone(),
+                message: "does not export datacollect:external-sync/adapter (not an adapter for this host)".into(),
+            })?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -167,6 +175,10 @@ impl AdapterRuntime {
             info: placeholder_info(),
             sha256,
             path: path.to_path_buf(),
+            wit_version,
+            loaded_at: crate::model::now_rfc3339(),
+            load_ms: 0,
+            from_cache,
         };
         let info = adapter.describe().await.map_err(|e| LoadError::SmokeTest {
             path: shown.clone(),
@@ -179,7 +191,42 @@ impl AdapterRuntime {
             });
         }
         adapter.info = info;
+        adapter.load_ms = started.elapsed().as_millis() as u64;
         Ok(adapter)
+    }
+}
+
+impl AdapterRuntime {
+    /// The compiled component: from the cache when a sound entry exists, else compiled
+    /// (off the async threads) and cached. Returns whether it came from the cache.
+    async fn compile(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+        shown: &str,
+    ) -> Result<(Component, bool), LoadError> {
+        if let Some(c) = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.load(&self.engine, sha256))
+        {
+            return Ok((c, true));
+        }
+        let engine = self.engine.clone();
+        let owned = bytes.to_vec();
+        let not_a_component = |message: String| LoadError::NotAComponent {
+            path: shown.to_string(),
+            message,
+        };
+        let component =
+            tokio::task::spawn_blocking(move || Component::from_binary(&engine, &owned))
+                .await
+                .map_err(|e| not_a_component(e.to_string()))?
+                .map_err(|e| not_a_component(format!("{e:#}")))?;
+        if let Some(cache) = &self.cache {
+            cache.store(&self.engine, sha256, &component);
+        }
+        Ok((component, false))
     }
 }
 
@@ -202,6 +249,13 @@ pub struct LoadedAdapter {
     /// SHA-256 of the component file, hex.
     pub sha256: String,
     pub path: PathBuf,
+    /// The version of the WIT package it was built against (e.g. `1.0.0`).
+    pub wit_version: String,
+    /// When it was loaded (RFC 3339) and how long loading took.
+    pub loaded_at: String,
+    pub load_ms: u64,
+    /// Whether its compiled code came from the cache.
+    pub from_cache: bool,
 }
 
 impl std::fmt::Debug for LoadedAdapter {

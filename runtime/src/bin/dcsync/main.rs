@@ -1,13 +1,16 @@
 //! `dcsync`: the command line of the DataCollect sync engine. It parses flags and calls the
 //! library; the work happens in `datacollect_sync`.
 
+mod daemon;
 mod demo;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use datacollect_sync::engine::{AdapterRuntime, Limits};
+use datacollect_sync::engine::cache::{default_cache_dir, CodeCache};
+use datacollect_sync::engine::AdapterRuntime;
 use datacollect_sync::manager::check_required;
 use datacollect_sync::registry::default_adapter_dir;
+use datacollect_sync::settings::RuntimeSettings;
 use datacollect_sync::{
     AdapterRegistry, Credentials, EventApplier, EventStore, ExternalSyncConfig,
     ExternalSyncManager, FormSubmission, SqliteStore,
@@ -26,6 +29,12 @@ struct Cli {
     /// Directory of adapter components (.wasm).
     #[arg(long, global = true, env = "DCSYNC_ADAPTERS")]
     adapters: Option<PathBuf>,
+    /// Runtime settings (TOML): limits, allowed origins, pins, adapter and cache directories.
+    #[arg(long, global = true, env = "DCSYNC_SETTINGS")]
+    settings: Option<PathBuf>,
+    /// Do not read or write the compiled-code cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -112,6 +121,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sync each config on its interval, and pick up adapter files as they change.
+    Daemon {
+        /// Config files (one or more).
+        #[arg(long = "config", required = true, num_args = 1..)]
+        configs: Vec<PathBuf>,
+        #[arg(long)]
+        store: PathBuf,
+        /// Time between syncs of a config (e.g. 30s, 5m); default: the config's
+        /// syncInterval extra field (ms), else 5m.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        interval: Option<std::time::Duration>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -162,21 +183,78 @@ async fn main() {
     }
 }
 
-async fn registry(dir: &Option<PathBuf>) -> Result<Arc<AdapterRegistry>> {
-    let dir = dir.clone().unwrap_or_else(default_adapter_dir);
-    let runtime =
-        AdapterRuntime::new(Limits::default()).context("starting the WebAssembly engine")?;
-    Ok(AdapterRegistry::load_dir(runtime, &dir).await)
+/// What every command shares: the runtime settings and where the adapters are.
+pub(crate) struct Ctx {
+    settings: RuntimeSettings,
+    pub(crate) adapters: PathBuf,
+    cache: Option<PathBuf>,
 }
 
-fn read_config(path: &Path) -> Result<ExternalSyncConfig> {
+impl Ctx {
+    fn new(cli: &Cli) -> Result<Self> {
+        let settings = match &cli.settings {
+            Some(path) => RuntimeSettings::load(path)?,
+            None => RuntimeSettings::default(),
+        };
+        let adapters = cli
+            .adapters
+            .clone()
+            .or_else(|| settings.adapters.clone())
+            .unwrap_or_else(default_adapter_dir);
+        let cache = if cli.no_cache {
+            None
+        } else {
+            settings.cache.clone().or_else(default_cache_dir)
+        };
+        Ok(Ctx {
+            settings,
+            adapters,
+            cache,
+        })
+    }
+
+    /// Load the adapter directory (compiled code from the cache when it is there).
+    async fn registry(&self) -> Result<Arc<AdapterRegistry>> {
+        let cache = match &self.cache {
+            Some(dir) => match CodeCache::open(dir) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "compiled-code cache unavailable; compiling every start");
+                    None
+                }
+            },
+            None => None,
+        };
+        let runtime = AdapterRuntime::with_cache(self.settings.limits(), cache)
+            .context("starting the WebAssembly engine")?;
+        Ok(
+            AdapterRegistry::load_dir_pinned(runtime, &self.adapters, self.settings.pins.clone())
+                .await,
+        )
+    }
+
+    /// A manager for `config`, with the origins the settings allow its adapter type.
+    pub(crate) fn manager(
+        &self,
+        store: Arc<dyn EventStore>,
+        config: ExternalSyncConfig,
+        registry: Arc<AdapterRegistry>,
+    ) -> ExternalSyncManager {
+        let origins = self.settings.allowed_origins(&config.adapter_type);
+        ExternalSyncManager::new(store, Arc::new(EventApplier::new()), config)
+            .with_registry(registry)
+            .allow_origins(origins)
+    }
+}
+
+pub(crate) fn read_config(path: &Path) -> Result<ExternalSyncConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config {}", path.display()))?;
     ExternalSyncConfig::from_json(&text)
         .with_context(|| format!("invalid config {}", path.display()))
 }
 
-fn open_store(path: &Path) -> Result<Arc<dyn EventStore>> {
+pub(crate) fn open_store(path: &Path) -> Result<Arc<dyn EventStore>> {
     Ok(Arc::new(SqliteStore::open(path)?))
 }
 
@@ -186,8 +264,9 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx::new(&cli)?;
     match cli.command {
-        Command::Demo => demo::run(registry(&cli.adapters).await?).await,
+        Command::Demo => demo::run(ctx.registry().await?).await,
         Command::Sync {
             config,
             store,
@@ -204,13 +283,10 @@ async fn run(cli: Cli) -> Result<()> {
                     Some(Credentials::new(u, p))
                 }
             };
-            let mut manager = ExternalSyncManager::new(
-                open_store(&store)?,
-                Arc::new(EventApplier::new()),
-                config,
-            )
-            .with_registry(registry(&cli.adapters).await?)
-            .wait_for_lock(wait);
+            let store = open_store(&store)?;
+            let mut manager = ctx
+                .manager(store, config, ctx.registry().await?)
+                .wait_for_lock(wait);
             manager.initialize().await?;
             if !manager.is_initialized() {
                 bail!(
@@ -253,7 +329,7 @@ async fn run(cli: Cli) -> Result<()> {
             tokio::signal::ctrl_c().await?;
             Ok(())
         }
-        Command::Check { config } => check(&config, &cli.adapters).await,
+        Command::Check { config } => check(&config, &ctx).await,
         Command::Status {
             config,
             store,
@@ -356,38 +432,60 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Adapters { json } => {
-            let registry = registry(&cli.adapters).await?;
-            let list: Vec<_> = registry
-                .adapters()
-                .iter()
-                .map(|a| serde_json::json!({
-                    "type": a.info.type_, "name": a.info.name, "version": a.info.version,
-                    "capabilities": a.info.capabilities, "sha256": a.sha256, "file": a.path.display().to_string(),
-                    "status": "loaded",
-                }))
-                .chain(registry.problems().iter().map(|p| serde_json::json!({
-                    "file": p.path.display().to_string(), "status": "refused", "reason": p.reason,
-                })))
-                .collect();
-            if json {
-                return print_json(&list);
-            }
-            for a in registry.adapters() {
-                println!(
-                    "{:<20} {:<8} {}  {}",
-                    a.info.type_,
-                    a.info.version,
-                    &a.sha256[..12],
-                    a.path.display()
-                );
-            }
-            for p in registry.problems() {
-                println!("refused: {p}");
-            }
-            Ok(())
+        Command::Adapters { json } => list_adapters(ctx.registry().await?.as_ref(), json),
+        Command::Daemon {
+            configs,
+            store,
+            interval,
+        } => {
+            let registry = ctx.registry().await?;
+            daemon::run(&ctx, registry, &configs, &store, interval).await
         }
     }
+}
+
+fn list_adapters(registry: &AdapterRegistry, json: bool) -> Result<()> {
+    let loaded = registry.adapters();
+    if json {
+        let list: Vec<_> = loaded
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "type": a.info.type_, "name": a.info.name, "version": a.info.version,
+                    "witVersion": a.wit_version, "capabilities": a.info.capabilities, "sha256": a.sha256,
+                    "file": a.path.display().to_string(), "loadedAt": a.loaded_at, "loadMs": a.load_ms,
+                    "fromCache": a.from_cache, "status": "loaded",
+                })
+            })
+            .chain(registry.problems().iter().map(|p| {
+                serde_json::json!({ "file": p.path.display().to_string(), "status": "refused", "reason": p.reason })
+            }))
+            .collect();
+        return print_json(&list);
+    }
+    println!(
+        "{:<20} {:<9} {:<5} {:<14} {:<8} FILE",
+        "TYPE", "VERSION", "WIT", "SHA256", "LOAD"
+    );
+    for a in &loaded {
+        let load = format!("{}ms{}", a.load_ms, if a.from_cache { "*" } else { "" });
+        println!(
+            "{:<20} {:<9} {:<5} {:<14} {:<8} {}",
+            a.info.type_,
+            a.info.version,
+            a.wit_version,
+            &a.sha256[..12],
+            load,
+            a.path.display()
+        );
+    }
+    for p in registry.problems() {
+        println!("refused: {p}");
+    }
+    if loaded.iter().any(|a| a.from_cache) {
+        println!("(* compiled code from the cache)");
+    }
+    Ok(())
 }
 
 /// Append FormSubmission JSON lines; all or nothing: one bad line writes nothing.
@@ -422,10 +520,10 @@ fn import(store: &Path, path: &str) -> Result<()> {
     Ok(())
 }
 
-async fn check(path: &Path, adapters: &Option<PathBuf>) -> Result<()> {
+async fn check(path: &Path, ctx: &Ctx) -> Result<()> {
     let mut config = read_config(path)?;
     println!("config ok: {config}");
-    let registry = registry(adapters).await?;
+    let registry = ctx.registry().await?;
     let Some(adapter) = registry.get(&config.adapter_type) else {
         bail!(
             "no adapter for type {:?}; loaded: {}",
