@@ -1,5 +1,8 @@
 //! Local servers that emulate external systems, for demos and tests, with fault injection.
 
+mod faults;
+pub mod openfn;
 mod sync_server;
 
-pub use sync_server::{Fault, MockState, MockSyncServer};
+pub use faults::{Fault, FaultPlan};
+pub use sync_server::{MockState, MockSyncServer};

@@ -11,6 +11,7 @@
 //! - `POST /mock-sync/echo`: answers with the request's headers and body.
 //! - `GET /mock-sync/redirect?to=URL`: a 302 to URL.
 
+use super::faults::{Fault, FaultPlan};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,27 +19,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// One injected fault, applied to the next `times` requests (default 1).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Fault {
-    pub status: Option<u16>,
-    pub retry_after: Option<u64>,
-    pub delay_ms: Option<u64>,
-    #[serde(default)]
-    pub malformed: bool,
-    /// Close the connection in the middle of the answer.
-    #[serde(default)]
-    pub drop: bool,
-    #[serde(default)]
-    pub reject_guids: Vec<String>,
-    pub times: Option<u32>,
-}
 
 /// Everything the mock server holds.
 #[derive(Debug, Default)]
@@ -50,28 +33,7 @@ pub struct MockState {
     pub batch_ids: Vec<String>,
     pub external: Vec<Value>,
     pub pull_requests: u64,
-    faults: VecDeque<Fault>,
-    /// Added to every push and pull: a slow external system.
-    pub latency_ms: u64,
-}
-
-impl MockState {
-    /// Take the next fault and the latency for a request.
-    fn begin(&mut self) -> (Option<Fault>, u64) {
-        (self.next_fault(), self.latency_ms)
-    }
-
-    fn next_fault(&mut self) -> Option<Fault> {
-        let front = self.faults.front_mut()?;
-        let fault = front.clone();
-        match front.times.unwrap_or(1) {
-            0 | 1 => {
-                self.faults.pop_front();
-            }
-            n => front.times = Some(n - 1),
-        }
-        Some(fault)
-    }
+    pub faults: FaultPlan,
 }
 
 /// A running mock sync server.
@@ -94,6 +56,7 @@ impl MockSyncServer {
             .route("/mock-sync/faults", post(faults))
             .route("/mock-sync/echo", post(echo))
             .route("/mock-sync/redirect", get(redirect))
+            .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -116,28 +79,20 @@ impl MockSyncServer {
     /// Queue faults for the next requests.
     pub fn inject(&self, faults: Vec<Fault>) {
         if let Ok(mut s) = self.state.lock() {
-            s.faults.extend(faults);
+            s.faults.inject(faults);
         }
     }
 
     /// Make every push and pull answer `ms` milliseconds late.
     pub fn set_latency(&self, ms: u64) {
         if let Ok(mut s) = self.state.lock() {
-            s.latency_ms = ms;
+            s.faults.latency_ms = ms;
         }
     }
 
     /// Faults queued and not yet used.
     pub fn pending_faults(&self) -> usize {
-        self.state
-            .lock()
-            .map(|s| {
-                s.faults
-                    .iter()
-                    .map(|f| f.times.unwrap_or(1).max(1) as usize)
-                    .sum()
-            })
-            .unwrap_or(0)
+        self.state.lock().map(|s| s.faults.pending()).unwrap_or(0)
     }
 
     /// A snapshot: (events received, push requests, duplicates).
@@ -163,40 +118,13 @@ fn normalize_record(mut r: Value) -> Value {
 
 type Shared = Arc<Mutex<MockState>>;
 
-/// Wait the latency and the fault's delay; answer for the fault, if it decides the answer.
+/// Take the next fault and apply its delay; the response it dictates, if any.
 async fn apply_fault(state: &Shared) -> (Option<Fault>, Option<Response>) {
-    let (fault, latency) = state.lock().map(|mut s| s.begin()).unwrap_or_default();
-    let delay = latency + fault.as_ref().and_then(|f| f.delay_ms).unwrap_or(0);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    let resp = fault_response(&fault);
-    (fault, resp)
-}
-
-fn fault_response(fault: &Option<Fault>) -> Option<Response> {
-    let f = fault.as_ref()?;
-    if f.drop {
-        let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
-            Ok("{\"data\": ["),
-            Err(std::io::Error::other("connection dropped (injected)")),
-        ];
-        let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
-        return Some((StatusCode::OK, body).into_response());
-    }
-    if f.malformed {
-        return Some((StatusCode::OK, "{\"data\": [unterminated").into_response());
-    }
-    let status = StatusCode::from_u16(f.status?).ok()?;
-    let mut resp = (
-        status,
-        Json(json!({ "error": format!("injected {status}") })),
-    )
-        .into_response();
-    if let Some(s) = f.retry_after {
-        resp.headers_mut().insert("retry-after", s.into());
-    }
-    Some(resp)
+    let taken = state
+        .lock()
+        .map(|mut s| s.faults.take())
+        .unwrap_or_default();
+    super::faults::apply(taken).await
 }
 
 async fn push(
@@ -358,6 +286,6 @@ async fn echo(headers: HeaderMap, body: String) -> Response {
 
 async fn faults(State(state): State<Shared>, Json(list): Json<Vec<Fault>>) -> Response {
     let n = list.len();
-    state.lock().expect("mock state").faults.extend(list);
+    state.lock().expect("mock state").faults.inject(list);
     Json(json!({"queued": n})).into_response()
 }
