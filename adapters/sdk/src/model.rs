@@ -235,6 +235,22 @@ impl AdapterInfo {
     }
 }
 
+/// A short stable id for a list of parts (SHA-256, hex): the same parts give the same id.
+/// Use it for the guid of a pulled record's version when the external system's own version
+/// marker is too coarse (e.g. a timestamp with one-second resolution).
+pub fn stable_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A stable id for a batch: the same events give the same id, so a receiver can drop a
 /// batch delivered twice (delivery is at least once).
 pub fn batch_id(events: &[Event]) -> String {

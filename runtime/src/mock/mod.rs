@@ -2,6 +2,7 @@
 
 mod faults;
 pub mod openfn;
+pub mod openspp;
 mod sync_server;
 
 pub use faults::{Fault, FaultPlan};
