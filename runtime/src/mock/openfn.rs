@@ -158,7 +158,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 /// 401 when no credentials came, 404 when they are wrong (it does not say which).
-fn check_trigger_auth(setup: &OpenFnSetup, headers: &HeaderMap) -> Result<(), Response> {
+fn check_trigger_auth(setup: &OpenFnSetup, headers: &HeaderMap) -> Result<(), StatusCode> {
     if setup.api_key.is_none() && setup.basic.is_none() {
         return Ok(());
     }
@@ -170,7 +170,7 @@ fn check_trigger_auth(setup: &OpenFnSetup, headers: &HeaderMap) -> Result<(), Re
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .and_then(|b| String::from_utf8(b).ok());
     if key.is_none() && basic.is_none() {
-        return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
+        return Err(StatusCode::UNAUTHORIZED);
     }
     let key_ok = matches!((&setup.api_key, key), (Some(want), Some(got)) if want == got);
     let basic_ok =
@@ -178,7 +178,7 @@ fn check_trigger_auth(setup: &OpenFnSetup, headers: &HeaderMap) -> Result<(), Re
     if key_ok || basic_ok {
         Ok(())
     } else {
-        Err(error(StatusCode::NOT_FOUND, "Not Found"))
+        Err(StatusCode::NOT_FOUND)
     }
 }
 
@@ -200,8 +200,9 @@ async fn webhook(
     if id != s.setup.webhook_id {
         return error(StatusCode::NOT_FOUND, "Not Found");
     }
-    if let Err(resp) = check_trigger_auth(&s.setup, &headers) {
-        return resp;
+    if let Err(status) = check_trigger_auth(&s.setup, &headers) {
+        let message = if status == StatusCode::UNAUTHORIZED { "Unauthorized" } else { "Not Found" };
+        return error(status, message);
     }
     if body.len() > MAX_BODY {
         return error(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
