@@ -94,6 +94,29 @@ fn check_names_missing_adapter_and_accepts_known_one() {
 }
 
 #[test]
+fn check_names_the_fields_an_adapter_requires() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("spp.json");
+    std::fs::write(
+        &config,
+        r#"{"type": "openspp-adapter", "url": "https://spp.example.org", "extraFields": [{"name": "username", "value": "u"}]}"#,
+    )
+    .unwrap();
+    let out = dcsync()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("adapter \"openspp-adapter\" needs the extra field(s) database"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn import_then_sync_json_reports_counts() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.db");

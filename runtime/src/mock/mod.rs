@@ -4,6 +4,7 @@ mod faults;
 pub mod openfn;
 pub mod openspp;
 mod sync_server;
+pub mod webhook;
 
 pub use faults::{Fault, FaultPlan};
 pub use sync_server::{MockState, MockSyncServer};

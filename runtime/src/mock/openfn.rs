@@ -201,7 +201,11 @@ async fn webhook(
         return error(StatusCode::NOT_FOUND, "Not Found");
     }
     if let Err(status) = check_trigger_auth(&s.setup, &headers) {
-        let message = if status == StatusCode::UNAUTHORIZED { "Unauthorized" } else { "Not Found" };
+        let message = if status == StatusCode::UNAUTHORIZED {
+            "Unauthorized"
+        } else {
+            "Not Found"
+        };
         return error(status, message);
     }
     if body.len() > MAX_BODY {
