@@ -6,7 +6,7 @@ ADAPTER_BUILD := adapters/target/wasm32-wasip2/release
 TEST_ADAPTERS := hostile future_major broken mock_sync_server_next
 TEST_ADAPTER_OUT := target/test-adapters
 
-.PHONY: setup adapters build run test fmt clippy clean-adapters
+.PHONY: setup adapters build run test bench fmt clippy
 
 ## setup: install what is missing (the wasm32-wasip2 target); safe to run again.
 setup:
@@ -33,6 +33,11 @@ run: adapters build
 test: adapters
 	cd adapters && $(CARGO) test --locked --target $$(rustc -vV | sed -n 's/host: //p')
 	DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(CARGO) test --locked --workspace
+
+## bench: what the sandbox costs, as ratios measured in one run (release build).
+## `make bench QUICK=1` runs every measure at a small size.
+bench: adapters
+	BENCH_QUICK=$(QUICK) $(CARGO) bench --locked -p datacollect-sync-e2e --bench sync
 
 fmt:
 	$(CARGO) fmt --all

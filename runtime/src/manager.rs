@@ -10,7 +10,7 @@
 use crate::applier::EventApplier;
 use crate::config::{Credentials, ExternalSyncConfig, SyncSettings};
 use crate::engine::bindings::types as wit;
-use crate::engine::{convert, CallError, CallOutcome, LoadedAdapter};
+use crate::engine::{convert, AdapterCalls, CallError, CallOutcome};
 use crate::host::{CallContext, HttpClients, HttpPolicy, StoreAccess};
 use crate::registry::{default_adapter_dir, AdapterRegistry};
 use crate::secrets::{self, Secrets};
@@ -73,6 +73,10 @@ pub struct SyncReport {
     /// Requests the host refused to make for the adapter (egress policy), as the adapter saw them.
     pub denials: Vec<String>,
     pub duration_ms: u64,
+    /// Time inside adapter calls (instantiation, guest code, host calls), microseconds.
+    pub adapter_us: u64,
+    /// Of that, time in host HTTP on the adapter's behalf, microseconds.
+    pub host_http_us: u64,
 }
 
 /// Runs syncs of one config.
@@ -85,6 +89,8 @@ pub struct ExternalSyncManager {
     wait_for_lock: bool,
     extra_origins: Vec<String>,
     clients: Option<HttpClients>,
+    /// A native adapter in place of the registry's component: benchmark baseline only.
+    baseline: Option<Arc<dyn AdapterCalls>>,
 }
 
 impl std::fmt::Debug for ExternalSyncManager {
@@ -112,7 +118,16 @@ impl ExternalSyncManager {
             wait_for_lock: false,
             extra_origins: Vec::new(),
             clients: None,
+            baseline: None,
         }
+    }
+
+    /// Drive `adapter` (a native implementation) instead of a component: the baseline the
+    /// benchmarks measure the sandbox against. Not a way to ship adapters.
+    #[doc(hidden)]
+    pub fn with_native_baseline(mut self, adapter: Arc<dyn AdapterCalls>) -> Self {
+        self.baseline = Some(adapter);
+        self
     }
 
     /// Use this registry instead of loading the default adapter directory.
@@ -146,6 +161,12 @@ impl ExternalSyncManager {
     /// Look up the adapter for the config's `type`. An unknown type is not an error: the
     /// manager stays uninitialized (as in the original product).
     pub async fn initialize(&mut self) -> Result<(), SyncError> {
+        if self.baseline.is_some() {
+            self.clients =
+                Some(HttpClients::new().map_err(|e| SyncError::Internal(e.to_string()))?);
+            self.initialized = true;
+            return Ok(());
+        }
         let registry = match &self.registry {
             Some(r) => r.clone(),
             None => {
@@ -192,45 +213,55 @@ impl ExternalSyncManager {
         &self,
         credentials: Option<Credentials>,
     ) -> Result<SyncReport, SyncError> {
-        let (Some(registry), true) = (&self.registry, self.initialized) else {
+        if !self.initialized {
             return Err(SyncError::NotInitialized);
-        };
+        }
         // The adapter serving this type now: a hot swap takes effect at the next sync.
-        let adapter = registry.get(&self.config.adapter_type).ok_or_else(|| {
-            SyncError::Config(format!(
-                "adapter {:?} is no longer loaded",
-                self.config.adapter_type
-            ))
-        })?;
+        let adapter: Arc<dyn AdapterCalls> = match (&self.baseline, &self.registry) {
+            (Some(native), _) => native.clone(),
+            (None, Some(registry)) => registry.get(&self.config.adapter_type).ok_or_else(|| {
+                SyncError::Config(format!(
+                    "adapter {:?} is no longer loaded",
+                    self.config.adapter_type
+                ))
+            })?,
+            (None, None) => return Err(SyncError::NotInitialized),
+        };
+        let limits = self
+            .registry
+            .as_ref()
+            .map(|r| r.runtime().limits().clone())
+            .unwrap_or_default();
         let settings = self
             .config
             .settings()
             .map_err(|(field, message)| SyncError::Config(format!("field `{field}`: {message}")))?;
-        check_required(&self.config, &adapter)?;
+        check_required(&self.config, adapter.info())?;
         let secrets = self.secrets(credentials.as_ref());
         let id = self.config.id.clone();
         let wait = self.wait_for_lock;
         let _lease = blocking(&self.store, move |s| s.lock_config(&id, wait)).await?;
         let (config_id, ty, version) = (
             self.config.id.clone(),
-            adapter.info.type_.clone(),
-            adapter.info.version.clone(),
+            adapter.info().type_.clone(),
+            adapter.info().version.clone(),
         );
         let run_id = blocking(&self.store, move |s| s.begin_run(&config_id, &ty, &version)).await?;
         let started = Instant::now();
         let mut run = Run {
             manager: self,
-            adapter: &adapter,
+            adapter: adapter.as_ref(),
+            limits,
             settings,
             secrets,
             view: self.adapter_config(credentials.is_some()),
             report: SyncReport {
                 run_id,
-                adapter_version: adapter.info.version.clone(),
+                adapter_version: adapter.info().version.clone(),
                 ..Default::default()
             },
         };
-        tracing::info!(config = %self.config.id, adapter = %adapter.info.type_, version = %adapter.info.version, run_id, "sync started");
+        tracing::info!(config = %self.config.id, adapter = %adapter.info().type_, version = %adapter.info().version, run_id, "sync started");
         let result = if adapter.has_capability("custom-sync") {
             run.custom_sync().await
         } else {
@@ -247,8 +278,8 @@ impl ExternalSyncManager {
         let record = RunRecord {
             id: run_id,
             config_id: self.config.id.clone(),
-            adapter_type: adapter.info.type_.clone(),
-            adapter_version: adapter.info.version.clone(),
+            adapter_type: adapter.info().type_.clone(),
+            adapter_version: adapter.info().version.clone(),
             status: report.status.clone(),
             pushed: report.pushed,
             pulled: report.pulled,
@@ -332,10 +363,9 @@ impl ExternalSyncManager {
 /// Required fields the adapter declares must be present before any request is made.
 pub fn check_required(
     config: &ExternalSyncConfig,
-    adapter: &LoadedAdapter,
+    info: &wit::AdapterInfo,
 ) -> Result<(), SyncError> {
-    let missing: Vec<&str> = adapter
-        .info
+    let missing: Vec<&str> = info
         .config_fields
         .iter()
         .filter(|f| f.required && f.default.is_none() && config.extra(&f.name).is_none())
@@ -374,7 +404,8 @@ enum Failure {
 /// One run in progress.
 struct Run<'m> {
     manager: &'m ExternalSyncManager,
-    adapter: &'m LoadedAdapter,
+    adapter: &'m dyn AdapterCalls,
+    limits: crate::engine::Limits,
     settings: SyncSettings,
     secrets: Secrets,
     view: wit::AdapterConfig,
@@ -384,7 +415,7 @@ struct Run<'m> {
 impl Run<'_> {
     fn context(&self, with_store: bool) -> CallContext {
         let m = self.manager;
-        let limits = self.adapter_limits();
+        let limits = &self.limits;
         let clients = m
             .clients
             .as_ref()
@@ -410,14 +441,6 @@ impl Run<'_> {
         )
     }
 
-    fn adapter_limits(&self) -> &crate::engine::Limits {
-        self.manager
-            .registry
-            .as_ref()
-            .map(|r| r.runtime().limits())
-            .expect("initialized manager has a registry")
-    }
-
     /// Call the adapter until it answers or a non-transient error, with backoff.
     async fn retrying<T, F, Fut>(&mut self, what: &str, mut call: F) -> Result<T, Failure>
     where
@@ -427,7 +450,9 @@ impl Run<'_> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let started = Instant::now();
             let outcome = call(self.context(false)).await;
+            self.account(started, &outcome.context);
             self.record_denials(&outcome.context);
             let (delay, message) = match outcome.result {
                 Ok(Ok(v)) => return Ok(v),
@@ -535,6 +560,14 @@ impl Run<'_> {
         }
     }
 
+    /// Count the time of one adapter call, and its host HTTP time.
+    fn account(&mut self, started: Instant, context: &Option<CallContext>) {
+        self.report.adapter_us += started.elapsed().as_micros() as u64;
+        if let Some(ctx) = context {
+            self.report.host_http_us += ctx.http_time.as_micros() as u64;
+        }
+    }
+
     /// Keep what the host refused to do for the adapter, for the run history.
     fn record_denials(&mut self, context: &Option<CallContext>) {
         if let Some(ctx) = context {
@@ -605,7 +638,9 @@ impl Run<'_> {
     }
 
     async fn custom_sync(&mut self) -> Result<(), SyncError> {
+        let started = Instant::now();
         let outcome = self.adapter.sync(self.context(true), &self.view).await;
+        self.account(started, &outcome.context);
         self.record_denials(&outcome.context);
         if let Some(ctx) = &outcome.context {
             self.report

@@ -102,3 +102,5 @@ pub async fn mock_server() -> MockSyncServer {
         .await
         .unwrap()
 }
+
+pub mod bench;

@@ -85,6 +85,21 @@ impl AdapterRuntime {
         limits: Limits,
         cache: Option<cache::CodeCache>,
     ) -> anyhow::Result<Arc<Self>> {
+        Self::build(limits, cache, true)
+    }
+
+    /// Without the pooling allocator: instances are allocated on demand. Only the
+    /// benchmarks use this, to measure what pooling saves.
+    #[doc(hidden)]
+    pub fn without_pooling(limits: Limits) -> anyhow::Result<Arc<Self>> {
+        Self::build(limits, None, false)
+    }
+
+    fn build(
+        limits: Limits,
+        cache: Option<cache::CodeCache>,
+        pooling: bool,
+    ) -> anyhow::Result<Arc<Self>> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(200)
             .total_core_instances(1000)
@@ -96,8 +111,10 @@ impl AdapterRuntime {
         config
             .wasm_component_model(true)
             .consume_fuel(true)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            .epoch_interruption(true);
+        if pooling {
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         host::add_to_linker(&mut linker)?;
@@ -171,6 +188,7 @@ impl AdapterRuntime {
         })?;
         let mut adapter = LoadedAdapter {
             runtime: self.clone(),
+            component,
             pre,
             info: placeholder_info(),
             sha256,
@@ -243,6 +261,7 @@ fn placeholder_info() -> wit::AdapterInfo {
 /// A verified component, ready to serve calls; each call gets a fresh instance.
 pub struct LoadedAdapter {
     runtime: Arc<AdapterRuntime>,
+    component: Component,
     pre: AdapterWorldPre<HostState>,
     /// What `describe()` returned at load.
     pub info: wit::AdapterInfo,
@@ -266,6 +285,76 @@ impl std::fmt::Debug for LoadedAdapter {
             .field("sha256", &self.sha256)
             .field("path", &self.path)
             .finish()
+    }
+}
+
+/// A pending adapter call.
+pub type CallFuture<'a, T> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = CallOutcome<Result<T, wit::SyncError>>> + Send + 'a>,
+>;
+
+/// What the sync loop calls on an adapter. [`LoadedAdapter`] (a sandboxed component) is
+/// the implementation; the benchmarks implement it natively, as a baseline to measure the
+/// sandbox against. Adapters ship as components only.
+pub trait AdapterCalls: Send + Sync {
+    fn info(&self) -> &wit::AdapterInfo;
+
+    fn push_batch<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a wit::AdapterConfig,
+        events: &'a [wit::FormSubmission],
+    ) -> CallFuture<'a, wit::PushResult>;
+
+    fn pull_since<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a wit::AdapterConfig,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> CallFuture<'a, wit::PullPage>;
+
+    fn sync<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a wit::AdapterConfig,
+    ) -> CallFuture<'a, wit::SyncReport>;
+
+    fn has_capability(&self, cap: &str) -> bool {
+        self.info().capabilities.iter().any(|c| c == cap)
+    }
+}
+
+impl AdapterCalls for LoadedAdapter {
+    fn info(&self) -> &wit::AdapterInfo {
+        &self.info
+    }
+
+    fn push_batch<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a wit::AdapterConfig,
+        events: &'a [wit::FormSubmission],
+    ) -> CallFuture<'a, wit::PushResult> {
+        Box::pin(LoadedAdapter::push_batch(self, ctx, config, events))
+    }
+
+    fn pull_since<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a wit::AdapterConfig,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> CallFuture<'a, wit::PullPage> {
+        Box::pin(LoadedAdapter::pull_since(self, ctx, config, cursor, limit))
+    }
+
+    fn sync<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a wit::AdapterConfig,
+    ) -> CallFuture<'a, wit::SyncReport> {
+        Box::pin(LoadedAdapter::sync(self, ctx, config))
     }
 }
 
@@ -326,6 +415,47 @@ impl LoadedAdapter {
         };
         let context = Some(store.into_data().call);
         CallOutcome { result, context }
+    }
+
+    /// Time `n` instantiations of a fresh store each: through the `InstancePre` (as calls
+    /// do), or linking from scratch every time. Benchmarks only.
+    #[doc(hidden)]
+    pub async fn time_instantiation(
+        &self,
+        n: usize,
+        use_pre: bool,
+    ) -> anyhow::Result<Vec<Duration>> {
+        let clients = host::HttpClients::new()?;
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let policy = host::HttpPolicy::for_config(
+                &clients,
+                "",
+                &[],
+                Duration::from_secs(1),
+                &self.runtime.limits,
+            );
+            let ctx = CallContext::new(
+                "",
+                "",
+                Default::default(),
+                policy,
+                None,
+                &self.runtime.limits,
+            );
+            let mut store = self.new_store(ctx);
+            let started = std::time::Instant::now();
+            if use_pre {
+                self.pre.instantiate_async(&mut store).await?;
+            } else {
+                self.runtime
+                    .linker
+                    .instantiate_async(&mut store, &self.component)
+                    .await?;
+            }
+            times.push(started.elapsed());
+        }
+        Ok(times)
     }
 
     /// `describe()`, with no network, store or secrets.

@@ -346,6 +346,7 @@ impl Host for HostState {
     async fn send(&mut self, req: Request) -> wasmtime::Result<Result<Response, HttpError>> {
         self.call.hostcall()?;
         let (method, url) = (req.method, req.url.clone());
+        let started = std::time::Instant::now();
         let result = match self.prepare(req) {
             Ok(builder) => {
                 exchange(
@@ -357,6 +358,7 @@ impl Host for HostState {
             }
             Err(e) => Err(e),
         };
+        self.call.http_time += started.elapsed();
         match &result {
             Ok(r) => {
                 tracing::debug!(target: "adapter.http", ?method, url, status = r.status, "adapter request")

@@ -43,6 +43,8 @@ pub struct CallContext {
     pub remote_refs: Vec<String>,
     /// Each host denial or failure the adapter saw, for run history.
     pub denials: Vec<String>,
+    /// Time spent in host HTTP on the adapter's behalf.
+    pub http_time: std::time::Duration,
 }
 
 impl CallContext {
@@ -66,6 +68,7 @@ impl CallContext {
             handed_out: Vec::new(),
             remote_refs: Vec::new(),
             denials: Vec::new(),
+            http_time: std::time::Duration::ZERO,
         }
     }
 

@@ -539,7 +539,7 @@ async fn check(path: &Path, ctx: &Ctx) -> Result<()> {
             .filter(|f| f.secret)
             .map(|f| f.name.as_str()),
     );
-    check_required(&config, &adapter)?;
+    check_required(&config, &adapter.info)?;
     println!(
         "adapter {} {} ({}) is available",
         adapter.info.type_,

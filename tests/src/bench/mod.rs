@@ -1,0 +1,107 @@
+//! `make bench`: what the sandbox costs, measured side by side in one run and reported as
+//! ratios (absolute times on shared machines mean little). `quick` runs every measure at a
+//! small size; a test runs it so the benchmark cannot rot. No timing is asserted anywhere.
+
+mod measures;
+mod native;
+
+pub use native::NativeMockAdapter;
+
+use measures::*;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One line of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measure {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    /// The target, as text (`≥ 0.90`), when the issue sets one.
+    pub target: Option<String>,
+    pub met: Option<bool>,
+    pub detail: String,
+}
+
+fn measure(
+    name: &str,
+    value: f64,
+    unit: &str,
+    target: Option<(&str, bool)>,
+    detail: String,
+) -> Measure {
+    Measure {
+        name: name.into(),
+        value,
+        unit: unit.into(),
+        target: target.map(|(t, _)| t.to_string()),
+        met: target.map(|(_, m)| m),
+        detail,
+    }
+}
+
+/// Run every measure; print the table; write `target/bench/results.json`.
+pub async fn run(quick: bool) -> Vec<Measure> {
+    let s = Sizes::new(quick);
+    let mut out = Vec::new();
+    memory(&s, &mut out).await; // first: the least noise from what else the process holds
+    let cache = tempfile::tempdir().unwrap();
+    let registry = registry(cache.path()).await;
+    let (wasm_push, wasm_took, native_took) = push(&s, &registry, &mut out).await;
+    let per_event = |d: Duration| d.as_secs_f64() * 1e6 / s.push_events as f64;
+    let overhead = per_event(wasm_took) - per_event(native_took);
+    out.push(measure(
+        "host overhead per pushed event (WASM − native)",
+        overhead,
+        "µs",
+        None,
+        format!(
+            "{:.0}% of {:.1} µs/event; inside adapter calls {:.1} µs/event, of which host HTTP {:.1} µs/event",
+            100.0 * overhead / per_event(wasm_took),
+            per_event(wasm_took),
+            wasm_push.adapter_us as f64 / s.push_events as f64,
+            wasm_push.host_http_us as f64 / s.push_events as f64
+        ),
+    ));
+    pull(&s, &registry, &mut out).await;
+    instantiation(&s, &registry, &mut out).await;
+    load(&mut out).await;
+    hot_swap(&s, &mut out).await;
+    scaling(&s, &registry, &mut out).await;
+    print(&out, quick);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(
+        dir.join(if quick { "quick.json" } else { "results.json" }),
+        serde_json::to_string_pretty(&out).unwrap_or_default(),
+    );
+    out
+}
+
+fn print(out: &[Measure], quick: bool) {
+    println!(
+        "\ndcsync benchmarks{} — {} cores",
+        if quick {
+            " (QUICK: small sizes, figures not representative)"
+        } else {
+            ""
+        },
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<48} {:>14} {:<9} {:<8} detail",
+        "measure", "value", "unit", "target"
+    );
+    for m in out {
+        let target = match (&m.target, m.met) {
+            (Some(t), Some(true)) => format!("{t} ✓"),
+            (Some(t), _) => format!("{t} ✗"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<48} {:>14.2} {:<9} {:<8} {}",
+            m.name, m.value, m.unit, target, m.detail
+        );
+    }
+}
