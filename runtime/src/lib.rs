@@ -39,6 +39,7 @@ pub mod config;
 pub mod engine;
 pub mod host;
 pub mod manager;
+pub mod metrics;
 pub mod mock;
 pub mod model;
 pub mod registry;

@@ -166,6 +166,7 @@ impl AdapterRegistry {
         }
         if self.swap_in(&previous, loaded) {
             self.swaps.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::count("dcsync_adapter_swaps_total", &[], 1);
         }
         if let Ok(mut slot) = self.problems.lock() {
             *slot = problems;

@@ -389,7 +389,7 @@ impl LoadedAdapter {
     }
 
     /// Run `f` on a fresh instance, under the wall-clock deadline, and classify failures.
-    async fn call<T, F>(&self, call: CallContext, f: F) -> CallOutcome<T>
+    async fn call<T, F>(&self, function: &'static str, call: CallContext, f: F) -> CallOutcome<T>
     where
         F: for<'a> FnOnce(
             &'a mut Store<HostState>,
@@ -400,6 +400,7 @@ impl LoadedAdapter {
     {
         let mut store = self.new_store(call);
         let deadline = self.runtime.limits.deadline;
+        let started = std::time::Instant::now();
         let run = async {
             let instance = self
                 .pre
@@ -413,6 +414,25 @@ impl LoadedAdapter {
             Ok(Ok(v)) => Ok(v),
             Ok(Err((e, setup))) => Err(classify(e, setup)),
         };
+        let fuel_used = self
+            .runtime
+            .limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(0));
+        let adapter = if self.info.type_.is_empty() {
+            "(loading)"
+        } else {
+            self.info.type_.as_str()
+        };
+        crate::metrics::adapter_call(adapter, function, started.elapsed(), fuel_used);
+        if let Err(CallError::Limit(limit)) = &result {
+            let limit = limit.to_string();
+            crate::metrics::count(
+                "dcsync_limit_breaches_total",
+                &[("adapter", adapter), ("limit", &limit)],
+                1,
+            );
+        }
         let context = Some(store.into_data().call);
         CallOutcome { result, context }
     }
@@ -476,7 +496,7 @@ impl LoadedAdapter {
             None,
             &self.runtime.limits,
         );
-        self.call(ctx, |store, inst| {
+        self.call("describe", ctx, |store, inst| {
             Box::pin(
                 inst.datacollect_external_sync_adapter()
                     .call_describe(store),
@@ -494,7 +514,7 @@ impl LoadedAdapter {
         events: &[wit::FormSubmission],
     ) -> CallOutcome<Result<wit::PushResult, wit::SyncError>> {
         let (config, events) = (config.clone(), events.to_vec());
-        self.call(ctx, move |store, inst| {
+        self.call("push-batch", ctx, move |store, inst| {
             Box::pin(async move {
                 inst.datacollect_external_sync_adapter()
                     .call_push_batch(store, &config, &events)
@@ -515,7 +535,7 @@ impl LoadedAdapter {
         let config = config.clone();
         let max = self.runtime.limits.max_return_bytes;
         let mut out = self
-            .call(ctx, move |store, inst| {
+            .call("pull-since", ctx, move |store, inst| {
                 Box::pin(async move {
                     inst.datacollect_external_sync_adapter()
                         .call_pull_since(store, &config, cursor.as_deref(), limit)
@@ -538,7 +558,7 @@ impl LoadedAdapter {
         config: &wit::AdapterConfig,
     ) -> CallOutcome<Result<wit::SyncReport, wit::SyncError>> {
         let config = config.clone();
-        self.call(ctx, move |store, inst| {
+        self.call("sync", ctx, move |store, inst| {
             Box::pin(async move {
                 inst.datacollect_external_sync_adapter()
                     .call_sync(store, &config)
