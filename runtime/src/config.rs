@@ -171,6 +171,39 @@ impl ExternalSyncConfig {
         Ok(config)
     }
 
+    /// The config as DataCollect JSON (bare), secret values shown as `***` when `redact`.
+    pub fn to_json(&self, redact: bool) -> Value {
+        let fields: Vec<Value> = self
+            .extra_fields
+            .iter()
+            .map(|f| {
+                let value = if redact && self.is_secret(&f.name) {
+                    "***"
+                } else {
+                    f.value.as_str()
+                };
+                serde_json::json!({ "name": f.name, "value": value })
+            })
+            .collect();
+        let mut v = serde_json::json!({ "id": self.id, "type": self.adapter_type, "url": self.url, "extraFields": fields });
+        if let Some(auth) = &self.auth {
+            v["auth"] = Value::String(auth.clone());
+        }
+        v
+    }
+
+    /// Take the values of fields given as `***` from `previous` (an edit that did not
+    /// touch a secret sends it back masked).
+    pub fn keep_secrets_from(&mut self, previous: &ExternalSyncConfig) {
+        for f in &mut self.extra_fields {
+            if f.value == "***" {
+                if let Some(old) = previous.extra(&f.name) {
+                    f.value = old.to_string();
+                }
+            }
+        }
+    }
+
     /// The value of an extra field (secret or not).
     pub fn extra(&self, name: &str) -> Option<&str> {
         self.extra_fields

@@ -44,6 +44,7 @@ pub mod mock;
 pub mod model;
 pub mod registry;
 pub mod secrets;
+pub mod server;
 pub mod settings;
 pub mod store;
 pub mod watch;

@@ -2,18 +2,23 @@
 //! SHA-256 and the engine's compatibility hash, so a restart loads in milliseconds instead
 //! of compiling again.
 //!
-//! Each file holds the SHA-256 of the artifact followed by the artifact. A file whose
-//! digest does not match (truncated, corrupted) is deleted and rebuilt, never loaded.
+//! Each file holds a CRC-32 of the artifact followed by the artifact. A file whose
+//! checksum does not match (truncated, corrupted) is deleted and rebuilt, never loaded.
+//! (A checksum, not a cryptographic hash: it guards against damage, not against someone
+//! who can write the directory — such a person could write native code anyway.)
 //! Loading native code is trusted: the directory must be writable by the runtime only (it
 //! is created with mode 0700).
 
-use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-const DIGEST_LEN: usize = 32;
+const DIGEST_LEN: usize = 4;
+
+fn checksum(artifact: &[u8]) -> [u8; DIGEST_LEN] {
+    crc32fast::hash(artifact).to_le_bytes()
+}
 
 /// A directory of compiled components.
 #[derive(Clone, Debug)]
@@ -58,8 +63,8 @@ impl CodeCache {
     pub fn load(&self, engine: &Engine, component_sha256: &str) -> Option<Component> {
         let path = self.path_for(engine, component_sha256);
         let bytes = std::fs::read(&path).ok()?;
-        let sound = bytes.len() > DIGEST_LEN
-            && Sha256::digest(&bytes[DIGEST_LEN..])[..] == bytes[..DIGEST_LEN];
+        let sound =
+            bytes.len() > DIGEST_LEN && checksum(&bytes[DIGEST_LEN..])[..] == bytes[..DIGEST_LEN];
         if !sound {
             tracing::warn!(path = %path.display(), "compiled-code cache entry is damaged; rebuilding it");
             let _ = std::fs::remove_file(&path);
@@ -67,7 +72,7 @@ impl CodeCache {
         }
         // SAFETY: the artifact was written by `store` below for this engine (the file name
         // carries its compatibility hash), into a directory only the runtime writes, and its
-        // digest matches: it is the code wasmtime produced, unchanged.
+        // checksum matches: it is the code wasmtime produced, unchanged.
         match unsafe { Component::deserialize(engine, &bytes[DIGEST_LEN..]) } {
             Ok(c) => Some(c),
             Err(e) => {
@@ -86,7 +91,7 @@ impl CodeCache {
             .map_err(std::io::Error::other)
             .and_then(|artifact| {
                 let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-                let mut bytes = Sha256::digest(&artifact).to_vec();
+                let mut bytes = checksum(&artifact).to_vec();
                 bytes.extend_from_slice(&artifact);
                 std::fs::write(&tmp, bytes)?;
                 std::fs::rename(&tmp, &path)

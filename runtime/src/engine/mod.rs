@@ -445,16 +445,9 @@ impl LoadedAdapter {
         n: usize,
         use_pre: bool,
     ) -> anyhow::Result<Vec<Duration>> {
-        let clients = host::HttpClients::new()?;
         let mut times = Vec::with_capacity(n);
         for _ in 0..n {
-            let policy = host::HttpPolicy::for_config(
-                &clients,
-                "",
-                &[],
-                Duration::from_secs(1),
-                &self.runtime.limits,
-            );
+            let policy = host::HttpPolicy::offline(&self.runtime.limits);
             let ctx = CallContext::new(
                 "",
                 "",
@@ -480,14 +473,7 @@ impl LoadedAdapter {
 
     /// `describe()`, with no network, store or secrets.
     pub async fn describe(&self) -> Result<wit::AdapterInfo, CallError> {
-        let clients = host::HttpClients::new().map_err(|e| CallError::Setup(e.to_string()))?;
-        let policy = host::HttpPolicy::for_config(
-            &clients,
-            "",
-            &[],
-            Duration::from_secs(1),
-            &self.runtime.limits,
-        );
+        let policy = host::HttpPolicy::offline(&self.runtime.limits);
         let ctx = CallContext::new(
             "",
             "",

@@ -75,7 +75,8 @@ impl HttpClients {
 /// What one config's adapter may reach over HTTP.
 #[derive(Clone, Debug)]
 pub struct HttpPolicy {
-    clients: HttpClients,
+    /// `None`: no network at all (`describe()`).
+    clients: Option<HttpClients>,
     /// Allowed origins, as `scheme://host:port`.
     allowed: Vec<String>,
     /// The config itself targets a loopback or private address.
@@ -96,6 +97,18 @@ fn origin_of(url: &url::Url) -> Option<String> {
 
 impl HttpPolicy {
     /// The config URL's origin plus `extra_origins` (operator allowlist additions).
+    /// No network: every request is denied (for `describe()`, which must not do I/O).
+    pub fn offline(limits: &crate::engine::Limits) -> Self {
+        HttpPolicy {
+            clients: None,
+            allowed: Vec::new(),
+            allow_private: false,
+            timeout: Duration::from_secs(1),
+            max_request: limits.max_request_bytes,
+            max_response: limits.max_response_bytes,
+        }
+    }
+
     pub fn for_config(
         clients: &HttpClients,
         config_url: &str,
@@ -120,7 +133,7 @@ impl HttpPolicy {
             }
         }
         HttpPolicy {
-            clients: clients.clone(),
+            clients: Some(clients.clone()),
             allowed,
             allow_private,
             timeout,
@@ -233,10 +246,15 @@ impl HostState {
                 "{origin} is not a public address"
             )));
         }
+        let Some(clients) = &policy.clients else {
+            return Err(HttpError::Denied(
+                "no network access here (describe() must not do I/O)".into(),
+            ));
+        };
         let client = if policy.allow_private {
-            &policy.clients.any_address
+            &clients.any_address
         } else {
-            &policy.clients.public_only
+            &clients.public_only
         };
         let secrets = &self.call.secrets;
         let fill = |s: &str| secrets.fill(s).map_err(HttpError::InvalidRequest);

@@ -121,6 +121,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The HTTP API, admin page and metrics, with periodic syncs and adapter hot swap.
+    Serve {
+        #[arg(long)]
+        store: PathBuf,
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Directory of the configs the API manages (default: beside the store).
+        #[arg(long)]
+        configs: Option<PathBuf>,
+        /// Admin token (default: generated on first start, kept beside the store).
+        #[arg(long, env = "DCSYNC_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Sync each config on its interval, and pick up adapter files as they change.
     Daemon {
         /// Config files (one or more).
@@ -433,6 +447,12 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Adapters { json } => list_adapters(ctx.registry().await?.as_ref(), json),
+        Command::Serve {
+            store,
+            listen,
+            configs,
+            token,
+        } => serve(&ctx, &store, &listen, configs, token).await,
         Command::Daemon {
             configs,
             store,
@@ -442,6 +462,49 @@ async fn run(cli: Cli) -> Result<()> {
             daemon::run(&ctx, registry, &configs, &store, interval).await
         }
     }
+}
+
+async fn serve(
+    ctx: &Ctx,
+    store_path: &Path,
+    listen: &str,
+    configs: Option<PathBuf>,
+    token: Option<String>,
+) -> Result<()> {
+    use datacollect_sync::server::{self, ConfigDir, ServerState};
+    let store = open_store(store_path)?;
+    let beside = |suffix: &str| {
+        let mut p = store_path.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    let configs = ConfigDir::open(&configs.unwrap_or_else(|| beside(".configs")))?;
+    let (token, generated) = server::admin_token(token, &beside(".admin-token"))?;
+    let registry = ctx.registry().await?;
+    let _watch = datacollect_sync::watch::watch(registry.clone())
+        .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", ctx.adapters.display()))?;
+    let allow = ctx.settings.allow.clone().into_iter().collect();
+    let state = ServerState::new(store, registry, configs, token.clone(), allow)?;
+    tokio::spawn(server::run_schedule(state.clone()));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!(
+        "dcsync serving on http://{} (admin page at /)",
+        listener.local_addr()?
+    );
+    if generated {
+        println!(
+            "admin token (shown once, kept in {}): {token}",
+            beside(".admin-token").display()
+        );
+    }
+    axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
 }
 
 fn list_adapters(registry: &AdapterRegistry, json: bool) -> Result<()> {
