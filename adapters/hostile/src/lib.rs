@@ -124,7 +124,7 @@ impl Adapter for Hostile {
                 guid: String::new(),
                 entity_guid: "e".into(),
                 event_type: "create-individual".into(),
-                data: serde_json_value(),
+                data: datacollect_adapter_sdk::Data::from_value(&serde_json_value()),
                 timestamp: "2025-01-01T00:00:00Z".into(),
                 user_id: String::new(),
                 sync_level: datacollect_adapter_sdk::SyncLevel::External,

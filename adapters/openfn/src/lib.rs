@@ -9,7 +9,7 @@
 
 use datacollect_adapter_sdk::http::{encode_query, Request, Response};
 use datacollect_adapter_sdk::{
-    batch_id, export_adapter, Adapter, AdapterInfo, Config, Event, PullPage, PushOutcome,
+    batch_id, export_adapter, Adapter, AdapterInfo, Config, Data, Event, PullPage, PushOutcome,
     Rejection, SyncError, SyncLevel,
 };
 use serde::Deserialize;
@@ -167,7 +167,7 @@ fn item_event(collection: &str, item: Item) -> Event {
             str::to_string,
         ),
         event_type: "upsert-external-entity".into(),
-        data,
+        data: Data::from_value(&data),
         timestamp: if item.updated.is_empty() {
             item.created
         } else {

@@ -10,7 +10,7 @@
 
 use datacollect_adapter_sdk::http::Request;
 use datacollect_adapter_sdk::{
-    export_adapter, stable_id, Adapter, AdapterInfo, Config, Event, PullPage, PushOutcome,
+    export_adapter, stable_id, Adapter, AdapterInfo, Config, Data, Event, PullPage, PushOutcome,
     Rejection, SyncError, SyncLevel,
 };
 use serde_json::{json, Value};
@@ -189,14 +189,15 @@ impl<'c> Session<'c> {
     fn push_event(&self, e: &Event) -> Result<Result<(), String>, SyncError> {
         let name =
             |d: &Value, default: &str| d.get("name").cloned().unwrap_or_else(|| json!(default));
+        let payload = e.data.value();
         match e.event_type.as_str() {
             "create-individual"
             | "update-individual"
             | "create-group"
             | "update-group"
             | "upsert-external-entity" => {
-                let group = e.event_type.ends_with("group") || e.data["entityType"] == "group";
-                let mut data = e.data.clone();
+                let group = e.event_type.ends_with("group") || payload["entityType"] == "group";
+                let mut data = payload.clone();
                 let members = data.as_object_mut().and_then(|d| d.remove("members"));
                 let vals = json!({
                     "name": name(&data, if group { "Unnamed Group" } else { "Unnamed Individual" }),
@@ -227,7 +228,7 @@ impl<'c> Session<'c> {
                         e.entity_guid
                     )));
                 };
-                match e.data["members"].get(0) {
+                match payload["members"].get(0) {
                     Some(m) => self.add_member(group, m),
                     None => Ok(Err("add-member needs data.members[0]".into())),
                 }
@@ -394,7 +395,7 @@ impl Adapter for OpenSpp {
                     ),
                     entity_guid: entity,
                     event_type: "upsert-external-entity".into(),
-                    data,
+                    data: Data::from_value(&data),
                     timestamp: rfc3339(write_date),
                     user_id: "openspp".into(),
                     sync_level: SyncLevel::External,

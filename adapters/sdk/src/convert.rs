@@ -24,7 +24,7 @@ impl From<SyncLevel> for wit::SyncLevel {
 }
 
 pub(crate) fn event_from_wit(e: wit::FormSubmission) -> Result<Event, SyncError> {
-    let data = serde_json::from_str(&e.data)
+    let data = Data::from_json(e.data)
         .map_err(|err| SyncError::Internal(format!("event {}: data is not JSON: {err}", e.guid)))?;
     Ok(Event {
         guid: e.guid,
@@ -47,7 +47,7 @@ impl From<Event> for wit::FormSubmission {
             guid: e.guid,
             entity_guid: e.entity_guid,
             type_: e.event_type,
-            data: e.data.to_string(),
+            data: e.data.json().to_string(),
             timestamp: e.timestamp,
             user_id: e.user_id,
             sync_level: e.sync_level.into(),

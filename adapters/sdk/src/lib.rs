@@ -23,8 +23,8 @@ pub mod http;
 mod model;
 
 pub use model::{
-    batch_id, stable_id, AdapterInfo, Config, Event, FieldSpec, PullPage, PushOutcome, Rejection,
-    SyncError, SyncLevel, SyncReport,
+    batch_id, stable_id, AdapterInfo, Config, Data, Event, FieldSpec, PullPage, PushOutcome,
+    Rejection, SyncError, SyncLevel, SyncReport,
 };
 
 #[doc(hidden)]

@@ -33,6 +33,41 @@ impl<'de> Deserialize<'de> for SyncLevel {
     }
 }
 
+/// An event's payload, kept as the JSON text it arrived as: passing events through (the
+/// common case for push) costs no parse and no re-encoding. [`Data::value`] parses it when
+/// an adapter needs to look inside.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Data(Box<serde_json::value::RawValue>);
+
+impl Data {
+    /// From a JSON value.
+    pub fn from_value(v: &serde_json::Value) -> Self {
+        Data(serde_json::value::to_raw_value(v).expect("a JSON value always encodes"))
+    }
+
+    /// From JSON text; an error if it is not JSON.
+    pub fn from_json(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(Data)
+    }
+
+    /// The payload, parsed.
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The payload as JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
 /// One DataCollect event (FormSubmission), in its JSON wire shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,7 +79,7 @@ pub struct Event {
     pub entity_guid: String,
     #[serde(rename = "type")]
     pub event_type: String,
-    pub data: serde_json::Value,
+    pub data: Data,
     pub timestamp: String,
     #[serde(default)]
     pub user_id: String,
@@ -275,7 +310,7 @@ mod tests {
             guid: guid.into(),
             entity_guid: "e".into(),
             event_type: "create-individual".into(),
-            data: serde_json::json!({}),
+            data: Data::from_value(&serde_json::json!({})),
             timestamp: "2025-01-01T00:00:00Z".into(),
             user_id: String::new(),
             sync_level: SyncLevel::Local,

@@ -4,7 +4,7 @@
 use datacollect_sync::engine::bindings::types as wit;
 use datacollect_sync::engine::{AdapterCalls, CallFuture, CallOutcome};
 use datacollect_sync::host::CallContext;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub struct NativeMockAdapter {
@@ -41,11 +41,30 @@ fn level(l: wit::SyncLevel) -> u8 {
     }
 }
 
-fn to_json(e: &wit::FormSubmission) -> Value {
-    json!({
-        "guid": e.guid, "entityGuid": e.entity_guid, "type": e.type_,
-        "data": serde_json::from_str::<Value>(&e.data).unwrap_or(Value::Null),
-        "timestamp": e.timestamp, "userId": e.user_id, "syncLevel": level(e.sync_level),
+/// An event in its wire shape, with its data passed through as the JSON text it is (as
+/// the SDK does).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEvent<'a> {
+    guid: &'a str,
+    entity_guid: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    data: &'a serde_json::value::RawValue,
+    timestamp: &'a str,
+    user_id: &'a str,
+    sync_level: u8,
+}
+
+fn wire(e: &wit::FormSubmission) -> Result<WireEvent<'_>, serde_json::Error> {
+    Ok(WireEvent {
+        guid: &e.guid,
+        entity_guid: &e.entity_guid,
+        event_type: &e.type_,
+        data: serde_json::from_str(&e.data)?,
+        timestamp: &e.timestamp,
+        user_id: &e.user_id,
+        sync_level: level(e.sync_level),
     })
 }
 
@@ -84,7 +103,17 @@ impl AdapterCalls for NativeMockAdapter {
                     h.update(e.guid.as_bytes());
                     h.update(b"\n");
                 }
-                let body = json!({ "data": events.iter().map(to_json).collect::<Vec<_>>() });
+                #[derive(serde::Serialize)]
+                struct Body<'a> {
+                    data: Vec<WireEvent<'a>>,
+                }
+                let body = Body {
+                    data: events
+                        .iter()
+                        .map(wire)
+                        .collect::<Result<_, _>>()
+                        .map_err(internal)?,
+                };
                 let resp = self
                     .client
                     .post(&config.url)
