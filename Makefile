@@ -8,9 +8,15 @@ TEST_ADAPTER_OUT := target/test-adapters
 
 .PHONY: setup adapters build run test bench fmt clippy
 
-## setup: install what is missing (the wasm32-wasip2 target); safe to run again.
+## setup: install what is missing (the wasm32-wasip2 target; Chromium and its driver for
+## the admin page's browser test); safe to run again.
 setup:
 	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing chromium and chromium-driver (browser test of the admin page)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 ## adapters: build every adapter component (one workspace, one build) into target/adapters/.
 adapters: setup

@@ -104,3 +104,4 @@ pub async fn mock_server() -> MockSyncServer {
 }
 
 pub mod bench;
+pub mod webdriver;
