@@ -169,6 +169,7 @@ fn import_then_sync_json_reports_counts() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "succeeded");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("push: 2/2 events"), "plain progress lines when not a terminal");
     assert_eq!(
         (
             v["pushed"].as_u64(),

@@ -81,6 +81,18 @@ pub struct SyncReport {
     pub host_http_us: u64,
 }
 
+/// How far a running sync is, reported after each batch and page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// `done` of `total` pending events pushed (delivered or quarantined).
+    Push { done: u64, total: u64 },
+    /// Events pulled so far (the total is not known in advance).
+    Pull { pulled: u64 },
+}
+
+/// Called with the progress of a running sync.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
 /// Runs syncs of one config.
 pub struct ExternalSyncManager {
     store: Arc<dyn EventStore>,
@@ -93,6 +105,7 @@ pub struct ExternalSyncManager {
     clients: Option<HttpClients>,
     /// A native adapter in place of the registry's component: benchmark baseline only.
     baseline: Option<Arc<dyn AdapterCalls>>,
+    on_progress: Option<ProgressFn>,
 }
 
 impl std::fmt::Debug for ExternalSyncManager {
@@ -121,6 +134,19 @@ impl ExternalSyncManager {
             extra_origins: Vec::new(),
             clients: None,
             baseline: None,
+            on_progress: None,
+        }
+    }
+
+    /// Call `f` with the progress of each sync (after every batch pushed and page pulled).
+    pub fn on_progress(mut self, f: ProgressFn) -> Self {
+        self.on_progress = Some(f);
+        self
+    }
+
+    fn progress(&self, p: Progress) {
+        if let Some(f) = &self.on_progress {
+            f(p);
         }
     }
 

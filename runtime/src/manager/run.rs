@@ -120,6 +120,9 @@ impl Run<'_> {
         let store = self.manager.store.clone();
         let config_id = self.manager.config.id.clone();
         let mut first = true;
+        let id = config_id.clone();
+        let total = blocking(&store, move |s| s.pending_count(&id)).await?;
+        let mut done = 0u64;
         loop {
             let (id, limit) = (config_id.clone(), self.settings.batch_size);
             let pending = blocking(&store, move |s| s.pending_events(&id, limit)).await?;
@@ -176,8 +179,13 @@ impl Run<'_> {
                 rejected.extend(refused.into_iter().map(|r| self.rejection(r)));
             }
             self.report.quarantined += rejected.len() as u64;
+            done += seqs.len() as u64;
             let id = config_id.clone();
             blocking(&store, move |s| s.confirm_push(&id, &seqs, &rejected)).await?;
+            self.manager.progress(super::Progress::Push {
+                done,
+                total: total.max(done),
+            });
         }
     }
 
@@ -243,6 +251,9 @@ impl Run<'_> {
                 s.apply_pulled(&id, &events, next_c.as_deref(), &applier)
             })
             .await?;
+            self.manager.progress(super::Progress::Pull {
+                pulled: self.report.pulled,
+            });
             self.report.applied += outcome.applied;
             self.report.duplicates += outcome.duplicates;
             self.report.quarantined += outcome.quarantined;

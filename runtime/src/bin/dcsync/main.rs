@@ -3,6 +3,7 @@
 
 mod daemon;
 mod demo;
+mod progress;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -300,7 +301,8 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(&store)?;
             let mut manager = ctx
                 .manager(store, config, ctx.registry().await?)
-                .wait_for_lock(wait);
+                .wait_for_lock(wait)
+                .on_progress(progress::reporter());
             manager.initialize().await?;
             if !manager.is_initialized() {
                 bail!(
