@@ -1,18 +1,8 @@
 //! The `dcsync` binary, as a user runs it.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn dcsync() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dcsync"));
-    if std::env::var_os("DCSYNC_ADAPTERS").is_none() {
-        c.env(
-            "DCSYNC_ADAPTERS",
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/adapters"),
-        );
-    }
-    c
-}
+use common::dcsync;
 
 #[test]
 fn demo_exits_zero_and_shows_the_sync() {
@@ -169,7 +159,10 @@ fn import_then_sync_json_reports_counts() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "succeeded");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("push: 2/2 events"), "plain progress lines when not a terminal");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("push: 2/2 events"),
+        "plain progress lines when not a terminal"
+    );
     assert_eq!(
         (
             v["pushed"].as_u64(),

@@ -2,28 +2,20 @@
 //! several points; after each kill no cursor points past unconfirmed work, and a rerun
 //! finishes the job with nothing lost and nothing applied twice.
 
+mod common;
+
+use common::dcsync;
+
 use datacollect_sync::mock::MockSyncServer;
 use datacollect_sync::model::SyncLevel;
 use datacollect_sync::{EventApplier, EventStore, ExternalSyncConfig, FormSubmission, SqliteStore};
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const EVENTS: usize = 60;
 const KILL_POINTS_MS: [u64; 5] = [60, 250, 450, 700, 950];
-
-fn dcsync() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dcsync"));
-    if std::env::var_os("DCSYNC_ADAPTERS").is_none() {
-        c.env(
-            "DCSYNC_ADAPTERS",
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/adapters"),
-        );
-    }
-    c
-}
 
 /// Start a sync, kill it after `after` (if still running), return whether it was killed.
 fn sync_killed_after(config: &Path, store: &Path, after: Duration) -> bool {

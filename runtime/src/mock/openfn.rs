@@ -85,8 +85,6 @@ type Shared = Arc<Mutex<OpenFnState>>;
 
 impl OpenFnEmulator {
     pub async fn start(addr: SocketAddr, setup: OpenFnSetup) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(OpenFnState {
             setup,
             ..Default::default()
@@ -96,9 +94,7 @@ impl OpenFnEmulator {
             .route("/collections/{name}", get(collection))
             .layer(DefaultBodyLimit::max(4 * MAX_BODY))
             .with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = super::spawn(addr, app).await?;
         Ok(OpenFnEmulator { addr, state })
     }
 
@@ -188,11 +184,7 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let taken = state
-        .lock()
-        .map(|mut s| s.faults.take())
-        .unwrap_or_default();
-    if let (_, Some(resp)) = super::faults::apply(taken).await {
+    if let (_, Some(resp)) = super::fault_for(&state).await {
         return resp;
     }
     let mut s = state.lock().expect("openfn state");
@@ -253,11 +245,7 @@ async fn collection(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let taken = state
-        .lock()
-        .map(|mut s| s.faults.take())
-        .unwrap_or_default();
-    if let (_, Some(resp)) = super::faults::apply(taken).await {
+    if let (_, Some(resp)) = super::fault_for(&state).await {
         return resp;
     }
     let s = state.lock().expect("openfn state");

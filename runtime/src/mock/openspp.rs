@@ -269,8 +269,6 @@ impl OpenSppEmulator {
         login: &str,
         password: &str,
     ) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let mut state = OpenSppState {
             database: db.into(),
             next_id: 100,
@@ -282,9 +280,7 @@ impl OpenSppEmulator {
             .route("/jsonrpc", post(rpc))
             .layer(DefaultBodyLimit::max(64 << 20))
             .with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = super::spawn(addr, app).await?;
         Ok(OpenSppEmulator { addr, state })
     }
 
@@ -341,11 +337,7 @@ fn fault(id: &Value, (name, message): OdooError) -> Response {
 }
 
 async fn rpc(State(state): State<Shared>, Json(req): Json<Value>) -> Response {
-    let taken = state
-        .lock()
-        .map(|mut s| s.faults.take())
-        .unwrap_or_default();
-    if let (_, Some(resp)) = super::faults::apply(taken).await {
+    if let (_, Some(resp)) = super::fault_for(&state).await {
         return resp;
     }
     let id = req.get("id").cloned().unwrap_or(Value::Null);

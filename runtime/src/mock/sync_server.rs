@@ -46,8 +46,6 @@ pub struct MockSyncServer {
 impl MockSyncServer {
     /// Start on `addr` (port 0: any free port) in the current tokio runtime.
     pub async fn start(addr: SocketAddr) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(MockState::default()));
         let app = Router::new()
             .route("/mock-sync", post(push).get(pull))
@@ -58,9 +56,7 @@ impl MockSyncServer {
             .route("/mock-sync/redirect", get(redirect))
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = super::spawn(addr, app).await?;
         Ok(MockSyncServer { addr, state })
     }
 
@@ -120,11 +116,7 @@ type Shared = Arc<Mutex<MockState>>;
 
 /// Take the next fault and apply its delay; the response it dictates, if any.
 async fn apply_fault(state: &Shared) -> (Option<Fault>, Option<Response>) {
-    let taken = state
-        .lock()
-        .map(|mut s| s.faults.take())
-        .unwrap_or_default();
-    super::faults::apply(taken).await
+    super::fault_for(state).await
 }
 
 async fn push(

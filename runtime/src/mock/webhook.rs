@@ -48,8 +48,6 @@ impl WebhookEmulator {
         password: &str,
         required_header: Option<(&str, &str)>,
     ) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(WebhookState {
             user: user.into(),
             password: password.into(),
@@ -59,9 +57,7 @@ impl WebhookEmulator {
         let app = Router::new()
             .route("/hook", post(push).get(pull))
             .with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = super::spawn(addr, app).await?;
         Ok(WebhookEmulator { addr, state })
     }
 
@@ -118,11 +114,7 @@ async fn push(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let taken = state
-        .lock()
-        .map(|mut s| s.faults.take())
-        .unwrap_or_default();
-    if let (_, Some(resp)) = super::faults::apply(taken).await {
+    if let (_, Some(resp)) = super::fault_for(&state).await {
         return resp;
     }
     let mut s = state.lock().expect("webhook state");
@@ -155,11 +147,7 @@ async fn pull(
     headers: HeaderMap,
     Query(q): Query<PullQuery>,
 ) -> Response {
-    let taken = state
-        .lock()
-        .map(|mut s| s.faults.take())
-        .unwrap_or_default();
-    if let (_, Some(resp)) = super::faults::apply(taken).await {
+    if let (_, Some(resp)) = super::fault_for(&state).await {
         return resp;
     }
     let mut s = state.lock().expect("webhook state");
