@@ -53,6 +53,11 @@ async fn seeded_records_are_pulled_and_applied_once() {
     let second = m.synchronize(None).await.unwrap();
     assert_eq!((second.pulled, second.applied), (0, 0));
     assert_eq!(store.event_count().unwrap(), 3);
+    let push_cursor = store.cursors(&m.config().id).unwrap().push;
+    assert_eq!(
+        push_cursor, 3,
+        "nothing was pending, so the push cursor moved past the pulled events"
+    );
     assert_eq!(
         first.pushed + second.pushed,
         0,

@@ -41,6 +41,10 @@ impl SqliteStore {
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
+        // A large store's indexes (guid, entity) should stay in memory for pulls to keep
+        // their speed: up to 64 MiB of page cache (grown only as the store is used).
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(open_err)?;
         super::schema::migrate(&mut conn, &shown)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -368,17 +372,41 @@ impl EventStore for SqliteStore {
     ) -> Result<ApplyOutcome, StoreError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
+            // Pulled events are never pushed back to their config. When nothing was pending
+            // for it, move its push cursor past them too, so later syncs need not step
+            // over them (on a large store, a scan of every event it ever pulled).
+            let last: i64 =
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+            let push: i64 = tx
+                .query_row(
+                    "SELECT push_seq FROM cursors WHERE config_id = ?1",
+                    [config_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
             let mut out = ApplyOutcome::default();
+            let mut newest = None;
             for e in events {
                 match insert_event(&tx, e, Some(config_id))? {
                     None => out.duplicates += 1,
-                    Some(seq) if apply_one(&tx, applier, e, seq, Origin::Pulled(config_id))? => {
-                        out.applied += 1
+                    Some(seq) => {
+                        newest = Some(seq);
+                        if apply_one(&tx, applier, e, seq, Origin::Pulled(config_id))? {
+                            out.applied += 1
+                        } else {
+                            out.quarantined += 1
+                        }
                     }
-                    Some(_) => out.quarantined += 1,
                 }
             }
-            set_cursor(&tx, config_id, None, Some(next_cursor))?;
+            let caught_up = push == last;
+            set_cursor(
+                &tx,
+                config_id,
+                newest.filter(|_| caught_up),
+                Some(next_cursor),
+            )?;
             tx.commit()?;
             Ok(out)
         })
