@@ -182,6 +182,18 @@ fn set_cursor(
     Ok(())
 }
 
+/// The push cursor of a config (0: nothing pushed yet).
+fn push_cursor(conn: &Connection, config_id: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT push_seq FROM cursors WHERE config_id = ?1",
+            [config_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
 struct SqlTx<'a, 'c>(&'a Transaction<'c>);
 
 fn tx_err(e: rusqlite::Error) -> TxError {
@@ -263,10 +275,7 @@ impl EventStore for SqliteStore {
 
     fn pending_events(&self, config_id: &str, limit: u32) -> Result<Vec<PendingEvent>, StoreError> {
         self.with(|conn| {
-            let push: i64 = conn
-                .query_row("SELECT push_seq FROM cursors WHERE config_id = ?1", [config_id], |r| r.get(0))
-                .optional()?
-                .unwrap_or(0);
+            let push = push_cursor(conn, config_id)?;
             let mut out: Vec<PendingEvent> = conn
                 .prepare_cached(&format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE seq IN (SELECT seq FROM push_requeue WHERE config_id = ?1) ORDER BY seq LIMIT ?2"
@@ -288,10 +297,7 @@ impl EventStore for SqliteStore {
 
     fn pending_count(&self, config_id: &str) -> Result<u64, StoreError> {
         self.with(|conn| {
-            let push: i64 = conn
-                .query_row("SELECT push_seq FROM cursors WHERE config_id = ?1", [config_id], |r| r.get(0))
-                .optional()?
-                .unwrap_or(0);
+            let push = push_cursor(conn, config_id)?;
             let n: i64 = conn.query_row(
                 "SELECT (SELECT COUNT(*) FROM events WHERE seq > ?1 AND (origin IS NULL OR origin <> ?2))
                       + (SELECT COUNT(*) FROM push_requeue WHERE config_id = ?2)",
@@ -310,14 +316,7 @@ impl EventStore for SqliteStore {
     ) -> Result<(), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
-            let cursor: i64 = tx
-                .query_row(
-                    "SELECT push_seq FROM cursors WHERE config_id = ?1",
-                    [config_id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or(0);
+            let cursor = push_cursor(&tx, config_id)?;
             for r in rejected {
                 let seq: Option<i64> = tx
                     .query_row("SELECT seq FROM events WHERE guid = ?1", [&r.guid], |row| {
@@ -377,14 +376,7 @@ impl EventStore for SqliteStore {
             // over them (on a large store, a scan of every event it ever pulled).
             let last: i64 =
                 tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
-            let push: i64 = tx
-                .query_row(
-                    "SELECT push_seq FROM cursors WHERE config_id = ?1",
-                    [config_id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or(0);
+            let push = push_cursor(&tx, config_id)?;
             let mut out = ApplyOutcome::default();
             let mut newest = None;
             for e in events {
