@@ -225,3 +225,135 @@ fn import_with_a_bad_line_writes_nothing() {
         .contains("e.jsonl:2: `timestamp` \"yesterday\" is not an RFC 3339"));
     assert!(!store.exists());
 }
+
+fn import_events(store: &std::path::Path, dir: &std::path::Path, guids: &[&str]) {
+    let lines: Vec<String> = guids
+        .iter()
+        .map(|g| format!(r#"{{"guid":"{g}","entityGuid":"p-{g}","type":"create-individual","data":{{"name":"N"}},"timestamp":"2025-01-01T00:00:00Z"}}"#))
+        .collect();
+    let file = dir.join(format!("{}.jsonl", guids[0]));
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = dcsync()
+        .args(["events", "import", "--store"])
+        .arg(store)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn quarantine_list_and_retry_from_the_cli() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(datacollect_sync::mock::MockSyncServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    server.inject(vec![datacollect_sync::mock::Fault {
+        reject_guids: vec!["q2".into()],
+        ..Default::default()
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    import_events(&store, dir.path(), &["q1", "q2"]);
+    let config = dir.path().join("c.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"type": "mock-sync-server", "url": "{}"}}"#,
+            server.url()
+        ),
+    )
+    .unwrap();
+    let sync = || {
+        dcsync()
+            .args(["sync", "--json", "--config"])
+            .arg(&config)
+            .arg("--store")
+            .arg(&store)
+            .output()
+            .unwrap()
+    };
+    assert!(sync().status.success());
+
+    let out = dcsync()
+        .args(["quarantine", "list", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("[push] event q2") && listed.contains("rejected by mock server"),
+        "{listed}"
+    );
+    let out = dcsync()
+        .args(["quarantine", "retry", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-queued 1 of 1"));
+    let v: serde_json::Value = serde_json::from_slice(&sync().stdout).unwrap();
+    assert_eq!(
+        v["pushed"], 1,
+        "the retried event went out with the next sync"
+    );
+    let out = dcsync()
+        .args(["quarantine", "list", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("quarantine is empty"));
+}
+
+#[test]
+fn daemon_syncs_each_config_on_its_interval() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(datacollect_sync::mock::MockSyncServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    import_events(&store, dir.path(), &["d1", "d2"]);
+    let config = dir.path().join("c.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"type": "mock-sync-server", "url": "{}", "extraFields": [{{"name": "syncInterval", "value": "500"}}]}}"#, server.url()),
+    )
+    .unwrap();
+    let mut daemon = dcsync()
+        .args(["daemon", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    import_events(&store, dir.path(), &["d3"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert_eq!(
+        server.received().0.len(),
+        3,
+        "the event added while the daemon ran was synced too"
+    );
+    let out = dcsync()
+        .args(["runs", "--json", "--store"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        runs.as_array().unwrap().len() >= 3,
+        "a sync every 500 ms (syncInterval): {runs}"
+    );
+}

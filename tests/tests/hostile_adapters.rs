@@ -25,6 +25,8 @@ fn hostile_registry() -> Arc<AdapterRegistry> {
                 memory_bytes: 128 << 20,
                 hostcalls: 20_000,
                 max_return_bytes: 16 << 20,
+                max_request_bytes: 1 << 20,
+                max_response_bytes: 512 << 10,
                 ..Limits::default()
             };
             let runtime = AdapterRuntime::new(limits).unwrap();
@@ -295,4 +297,41 @@ async fn a_public_name_pointing_at_loopback_is_refused() {
         "the loopback server was never reached"
     );
     assert_eq!(store.runs(None, 1).unwrap()[0].denials.len(), 1);
+}
+
+#[tokio::test]
+async fn request_and_response_sizes_are_capped() {
+    let e = attack("big-request", None).await;
+    assert!(
+        message(&e).contains("blocked: a 2 MiB request body")
+            && message(&e).contains("over the 1048576-byte cap"),
+        "{e}"
+    );
+    let e = attack("big-response", None).await;
+    assert!(
+        message(&e).contains("blocked: a response over the cap")
+            && message(&e).contains("524288-byte cap"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn an_origin_the_operator_allows_is_reachable() {
+    let other = mock_server().await;
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("allow", 1), &EventApplier::new())
+        .unwrap();
+    let config = ExternalSyncConfig::from_value(&json!({"type": "hostile", "url": server.url(), "extraFields": [
+        {"name": "attack", "value": "other-url"}, {"name": "target", "value": format!("{}/received", other.url())}]})).unwrap();
+    let mut m = ExternalSyncManager::new(store, Arc::new(EventApplier::new()), config)
+        .with_registry(hostile_registry())
+        .allow_origins(vec![format!("http://{}", other.addr)]);
+    m.initialize().await.unwrap();
+    let e = m.synchronize(None).await.unwrap_err();
+    assert!(
+        message(&e).contains("LEAK: http to another origin succeeded"),
+        "allowed, so the request went through: {e}"
+    );
 }

@@ -63,6 +63,22 @@ impl Adapter for Hostile {
                     SyncError::Internal(format!("LEAK: {} environment variables", vars.len()))
                 }
             }
+            "big-request" => report(
+                "a 2 MiB request body",
+                Request::post(format!("{}/echo", config.url))
+                    .body(vec![b'x'; 2 << 20])
+                    .send(),
+            ),
+            "big-response" => {
+                // The echo server answers with what it was sent: 600 KiB up, more than the
+                // test's 512 KiB response cap back.
+                report(
+                    "a response over the cap",
+                    Request::post(format!("{}/echo", config.url))
+                        .body(vec![b'y'; 600 << 10])
+                        .send(),
+                )
+            }
             "socket" => report(
                 "tcp connect",
                 std::net::TcpStream::connect(
