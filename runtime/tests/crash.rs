@@ -51,6 +51,8 @@ fn sync_to_completion(config: &Path, store: &Path) {
 }
 
 fn setup(server: &MockSyncServer, dir: &Path) -> (PathBuf, PathBuf, ExternalSyncConfig) {
+    // Warm the compiled-code cache, so the kill points land in the sync, not in start-up.
+    assert!(dcsync().arg("adapters").output().unwrap().status.success());
     let config_json = json!({ "type": "mock-sync-server", "url": server.url(),
         "extraFields": [{ "name": "batchSize", "value": "10" }] });
     let config_path = dir.join("config.json");
