@@ -368,3 +368,66 @@ fn daemon_syncs_each_config_on_its_interval() {
         "one sync per syncInterval, the second picking up the new event: {runs}"
     );
 }
+
+#[test]
+fn serve_generates_a_token_once_and_requires_it() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let start = || {
+        let mut child = dcsync()
+            .args(["serve", "--listen", "127.0.0.1:0", "--store"])
+            .arg(&store)
+            .env_remove("DCSYNC_ADMIN_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let base = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .to_string();
+        (child, base, lines)
+    };
+    let (mut child, base, mut lines) = start();
+    let token_line = lines.next().unwrap().unwrap();
+    assert!(
+        token_line.starts_with("admin token (shown once"),
+        "{token_line}"
+    );
+    let token = token_line.rsplit(' ').next().unwrap().to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = reqwest::Client::new();
+    let get = |auth: Option<&str>| {
+        let mut req = http.get(format!("{base}/api/configs"));
+        if let Some(t) = auth {
+            req = req.bearer_auth(t);
+        }
+        rt.block_on(req.send()).unwrap().status().as_u16()
+    };
+    assert_eq!(get(None), 401);
+    assert_eq!(get(Some(&token)), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // A restart keeps the token and does not print it again.
+    let (mut child, base2, _lines) = start();
+    let http2 = reqwest::Client::new();
+    let status = rt
+        .block_on(
+            http2
+                .get(format!("{base2}/api/configs"))
+                .bearer_auth(&token)
+                .send(),
+        )
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let saved = std::fs::read_to_string(dir.path().join("s.db.admin-token")).unwrap();
+    assert_eq!(saved.trim(), token);
+}
