@@ -109,19 +109,31 @@ fn check(s: &WebhookState, headers: &HeaderMap) -> Result<(), (StatusCode, &'sta
     Ok(())
 }
 
+/// What every request goes through: an injected fault, the count, the auth check.
+async fn admit<'s>(
+    state: &'s Shared,
+    headers: &HeaderMap,
+) -> Result<std::sync::MutexGuard<'s, WebhookState>, Response> {
+    if let (_, Some(resp)) = super::fault_for(state).await {
+        return Err(resp);
+    }
+    let mut s = state.lock().expect("webhook state");
+    s.requests += 1;
+    if let Err((status, message)) = check(&s, headers) {
+        return Err(refuse(status, message));
+    }
+    Ok(s)
+}
+
 async fn push(
     State(state): State<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if let (_, Some(resp)) = super::fault_for(&state).await {
-        return resp;
-    }
-    let mut s = state.lock().expect("webhook state");
-    s.requests += 1;
-    if let Err((status, message)) = check(&s, &headers) {
-        return refuse(status, message);
-    }
+    let mut s = match admit(&state, &headers).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
     let mut rejected = Vec::new();
     for e in body["events"].as_array().cloned().unwrap_or_default() {
         let guid = e["guid"].as_str().unwrap_or_default().to_string();
@@ -147,14 +159,10 @@ async fn pull(
     headers: HeaderMap,
     Query(q): Query<PullQuery>,
 ) -> Response {
-    if let (_, Some(resp)) = super::fault_for(&state).await {
-        return resp;
-    }
-    let mut s = state.lock().expect("webhook state");
-    s.requests += 1;
-    if let Err((status, message)) = check(&s, &headers) {
-        return refuse(status, message);
-    }
+    let s = match admit(&state, &headers).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
     let start = q.since.unwrap_or(0).min(s.records.len());
     let end = (start + q.limit.unwrap_or(100).clamp(1, 1000)).min(s.records.len());
     let events = s.records[start..end].to_vec();

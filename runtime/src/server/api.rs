@@ -247,11 +247,9 @@ pub async fn runs(State(state): AppState, Query(q): Query<RunsQuery>) -> Respons
 }
 
 pub async fn run(State(state): AppState, Path(id): Path<i64>) -> Response {
-    match blocking(&state.store, move |s| s.runs(None, 10_000)).await {
-        Ok(r) => match r.into_iter().find(|r| r.id == id) {
-            Some(r) => Json(r).into_response(),
-            None => problem(StatusCode::NOT_FOUND, format!("no run {id}"), None),
-        },
+    match blocking(&state.store, move |s| s.run(id)).await {
+        Ok(Some(r)) => Json(r).into_response(),
+        Ok(None) => problem(StatusCode::NOT_FOUND, format!("no run {id}"), None),
         Err(e) => store_problem(e),
     }
 }

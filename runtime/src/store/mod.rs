@@ -194,6 +194,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Latest runs first; all configs when `config_id` is `None`.
     fn runs(&self, config_id: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
 
+    /// One run by id.
+    fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;
+
     /// Open quarantine entries; all configs when `config_id` is `None`.
     fn quarantine(&self, config_id: Option<&str>) -> Result<Vec<QuarantineEntry>, StoreError>;
 

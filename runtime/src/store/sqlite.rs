@@ -182,6 +182,33 @@ fn set_cursor(
     Ok(())
 }
 
+const RUN_COLUMNS: &str = "id, config_id, adapter_type, adapter_version, started_at, finished_at, status, pushed, pulled,
+    applied, duplicates, quarantined, retries, error_class, message, remote_refs, duration_ms, denials";
+
+fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    let count = |i: usize| r.get::<_, i64>(i).map(|n| n as u64);
+    Ok(RunRecord {
+        id: r.get(0)?,
+        config_id: r.get(1)?,
+        adapter_type: r.get(2)?,
+        adapter_version: r.get(3)?,
+        started_at: r.get(4)?,
+        finished_at: r.get(5)?,
+        status: r.get(6)?,
+        pushed: count(7)?,
+        pulled: count(8)?,
+        applied: count(9)?,
+        duplicates: count(10)?,
+        quarantined: count(11)?,
+        retries: count(12)?,
+        error_class: r.get(13)?,
+        message: r.get(14)?,
+        remote_refs: serde_json::from_str(&r.get::<_, String>(15)?).unwrap_or_default(),
+        duration_ms: r.get::<_, Option<i64>>(16)?.map(|d| d as u64),
+        denials: serde_json::from_str(&r.get::<_, String>(17)?).unwrap_or_default(),
+    })
+}
+
 /// The push cursor of a config (0: nothing pushed yet).
 fn push_cursor(conn: &Connection, config_id: &str) -> Result<i64, StoreError> {
     Ok(conn
@@ -487,35 +514,23 @@ impl EventStore for SqliteStore {
 
     fn runs(&self, config_id: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         self.with(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, config_id, adapter_type, adapter_version, started_at, finished_at, status, pushed, pulled,
-                        applied, duplicates, quarantined, retries, error_class, message, remote_refs, duration_ms, denials
-                 FROM runs WHERE ?1 IS NULL OR config_id = ?1 ORDER BY id DESC LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![config_id, limit], |r| {
-                let refs: String = r.get(15)?;
-                Ok(RunRecord {
-                    id: r.get(0)?,
-                    config_id: r.get(1)?,
-                    adapter_type: r.get(2)?,
-                    adapter_version: r.get(3)?,
-                    started_at: r.get(4)?,
-                    finished_at: r.get(5)?,
-                    status: r.get(6)?,
-                    pushed: r.get::<_, i64>(7)? as u64,
-                    pulled: r.get::<_, i64>(8)? as u64,
-                    applied: r.get::<_, i64>(9)? as u64,
-                    duplicates: r.get::<_, i64>(10)? as u64,
-                    quarantined: r.get::<_, i64>(11)? as u64,
-                    retries: r.get::<_, i64>(12)? as u64,
-                    error_class: r.get(13)?,
-                    message: r.get(14)?,
-                    remote_refs: serde_json::from_str(&refs).unwrap_or_default(),
-                    duration_ms: r.get::<_, Option<i64>>(16)?.map(|d| d as u64),
-                    denials: serde_json::from_str(&r.get::<_, String>(17)?).unwrap_or_default(),
-                })
-            })?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR config_id = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![config_id, limit], row_to_run)?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
+        self.with(|conn| {
+            Ok(conn
+                .query_row(
+                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                    [id],
+                    row_to_run,
+                )
+                .optional()?)
         })
     }
 
