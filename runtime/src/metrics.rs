@@ -108,6 +108,10 @@ const HELP: &[(&str, &str)] = &[
         "Adapter calls stopped by a sandbox limit, by limit.",
     ),
     (
+        "dcsync_adapter_log_lines_dropped_total",
+        "Adapter log lines dropped past the per-call cap.",
+    ),
+    (
         "dcsync_adapter_swaps_total",
         "Adapter directory reloads that changed what serves.",
     ),

@@ -16,6 +16,12 @@ impl Host for HostState {
         self.call.hostcall()?;
         if self.call.log_lines_left == 0 {
             self.call.logs_dropped += 1;
+            let adapter = self.call.adapter_type.as_str();
+            crate::metrics::count(
+                "dcsync_adapter_log_lines_dropped_total",
+                &[("adapter", adapter)],
+                1,
+            );
             return Ok(());
         }
         self.call.log_lines_left -= 1;
