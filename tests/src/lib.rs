@@ -2,15 +2,35 @@
 //! temporary stores, sample events, and a mock server per test.
 
 use datacollect_sync::engine::{AdapterRuntime, Limits};
-use datacollect_sync::mock::MockSyncServer;
 use datacollect_sync::model::SyncLevel;
-use datacollect_sync::registry::default_adapter_dir;
 use datacollect_sync::{
     AdapterRegistry, EventApplier, EventStore, ExternalSyncConfig, ExternalSyncManager,
     FormSubmission, SqliteStore,
 };
+pub use dcsync_emulators as emulators;
+use dcsync_emulators::MockSyncServer;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+
+/// The workspace's `target` directory (screenshots, bench results, built adapters).
+pub fn target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+}
+
+/// Where `make adapters` puts the shipped components: `DCSYNC_ADAPTERS` when set, else
+/// `target/adapters` of this checkout. The one place tests compute it.
+pub fn adapter_dir() -> PathBuf {
+    match std::env::var_os("DCSYNC_ADAPTERS") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => target_dir().join("adapters"),
+    }
+}
+
+/// Where `make adapters` puts the test-only components (hostile, broken, …).
+pub fn test_adapter_dir() -> PathBuf {
+    adapter_dir().join("../test-adapters")
+}
 
 /// Run `make` (an async setup) to completion on its own thread and runtime, so what it
 /// builds can be shared once per test binary by tests running on different runtimes.
@@ -38,7 +58,7 @@ pub fn registry() -> Arc<AdapterRegistry> {
         .get_or_init(|| {
             build_shared(|| async {
                 let runtime = AdapterRuntime::new(Limits::default()).expect("engine");
-                let registry = AdapterRegistry::load_dir(runtime, &default_adapter_dir()).await;
+                let registry = AdapterRegistry::load_dir(runtime, &adapter_dir()).await;
                 assert!(
                     registry.get("mock-sync-server").is_some(),
                     "mock-sync-server adapter not built: run `make adapters` ({:?})",
@@ -48,6 +68,14 @@ pub fn registry() -> Arc<AdapterRegistry> {
             })
         })
         .clone()
+}
+
+/// A sync service over `store` with the shared registry and default settings.
+pub fn service(store: Arc<dyn EventStore>) -> Arc<datacollect_sync::SyncService> {
+    Arc::new(
+        datacollect_sync::SyncService::new(store, registry(), &Default::default())
+            .expect("sync service"),
+    )
 }
 
 /// A store in a temporary directory (kept alive by the returned guard).

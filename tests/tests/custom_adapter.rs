@@ -1,10 +1,10 @@
 //! The custom-adapter component (the template adapter authors copy) against a generic
 //! webhook emulator.
 
-use datacollect_sync::mock::webhook::WebhookEmulator;
-use datacollect_sync::mock::Fault;
 use datacollect_sync::{Credentials, EventApplier, ExternalSyncConfig};
 use datacollect_sync_e2e::*;
+use dcsync_emulators::webhook::WebhookEmulator;
+use dcsync_emulators::Fault;
 use serde_json::json;
 
 async fn emulator() -> WebhookEmulator {
@@ -69,7 +69,7 @@ async fn wrong_password_is_unauthorized_and_sync_credentials_take_precedence() {
         .unwrap();
     let m = manager(&store, config(&e, "wrong-password")).await;
     let err = m.synchronize(None).await.unwrap_err();
-    assert_eq!(err.class(), "unauthorized");
+    assert_eq!(err.class().as_str(), "unauthorized");
     assert_eq!(e.state.lock().unwrap().requests, 1, "not retried");
     let r = m
         .synchronize(Some(Credentials::new("sync_user", "s3cret-PASS-77")))

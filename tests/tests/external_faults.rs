@@ -1,9 +1,9 @@
 //! Faults from the outside, injected into the mock server: each run ends in the right
 //! state, and a rerun leaves the external side with every event exactly once.
 
-use datacollect_sync::mock::{Fault, MockSyncServer};
 use datacollect_sync::{EventApplier, ExternalSyncManager};
 use datacollect_sync_e2e::*;
+use dcsync_emulators::{Fault, MockSyncServer};
 use std::collections::HashSet;
 
 /// The guids the server holds, asserting none twice.
@@ -121,7 +121,7 @@ async fn malformed_answer_fails_the_run_and_the_rerun_completes() {
     )
     .await;
     let e = r.unwrap_err();
-    assert_eq!(e.class(), "internal");
+    assert_eq!(e.class().as_str(), "internal");
     assert!(e.to_string().contains("not the expected JSON"), "{e}");
     let rerun = m.synchronize(None).await.unwrap();
     assert_eq!(

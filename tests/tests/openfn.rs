@@ -1,10 +1,10 @@
 //! The openfn-adapter component against the OpenFn emulator.
 
-use datacollect_sync::mock::openfn::{OpenFnEmulator, OpenFnSetup};
-use datacollect_sync::mock::Fault;
 use datacollect_sync::model::SyncLevel;
 use datacollect_sync::{EventApplier, ExternalSyncConfig, FormSubmission};
 use datacollect_sync_e2e::*;
+use dcsync_emulators::openfn::{OpenFnEmulator, OpenFnSetup};
+use dcsync_emulators::Fault;
 use serde_json::{json, Value};
 
 const API_KEY: &str = "sk_test_KEY123456";
@@ -122,7 +122,7 @@ async fn wrong_or_missing_credentials_stop_the_run_with_advice() {
         .unwrap();
     let wrong = manager(&store, config(&e, &[("apiKey", "sk_wrong_000000")])).await;
     let err = wrong.synchronize(None).await.unwrap_err();
-    assert_eq!(err.class(), "unauthorized");
+    assert_eq!(err.class().as_str(), "unauthorized");
     assert!(
         err.to_string().contains("404")
             && err
@@ -141,7 +141,7 @@ async fn wrong_or_missing_credentials_stop_the_run_with_advice() {
 
     let bad_token = manager(&store, config(&e, &[("collectionsToken", "tok_wrong_111")])).await;
     let err = bad_token.synchronize(None).await.unwrap_err();
-    assert_eq!(err.class(), "unauthorized");
+    assert_eq!(err.class().as_str(), "unauthorized");
     assert!(err.to_string().contains("collectionsToken"), "{err}");
 }
 

@@ -1,10 +1,10 @@
 //! The openspp-adapter component against the OpenSPP (Odoo JSON-RPC) emulator.
 
-use datacollect_sync::mock::openspp::OpenSppEmulator;
-use datacollect_sync::mock::Fault;
 use datacollect_sync::model::SyncLevel;
 use datacollect_sync::{EventApplier, ExternalSyncConfig, FormSubmission};
 use datacollect_sync_e2e::*;
+use dcsync_emulators::openspp::OpenSppEmulator;
+use dcsync_emulators::Fault;
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "odoo-PASS-5150";
@@ -161,7 +161,7 @@ async fn wrong_password_is_unauthorized_and_not_retried() {
         .unwrap();
     let m = manager(&store, config(&e, "not-the-password", &[])).await;
     let err = m.synchronize(None).await.unwrap_err();
-    assert_eq!(err.class(), "unauthorized");
+    assert_eq!(err.class().as_str(), "unauthorized");
     assert!(
         err.to_string()
             .contains("refused the login on database \"openspp\""),

@@ -3,7 +3,7 @@
 
 use datacollect_sync::engine::cache::CodeCache;
 use datacollect_sync::engine::{AdapterRuntime, Limits};
-use datacollect_sync::registry::default_adapter_dir;
+
 use datacollect_sync::{watch, AdapterRegistry, EventApplier, ExternalSyncManager};
 use datacollect_sync_e2e::*;
 use std::collections::{BTreeMap, HashSet};
@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 fn built(name: &str) -> PathBuf {
-    let d = default_adapter_dir();
+    let d = adapter_dir();
     let p = d.join(name);
     if p.exists() {
         p
@@ -160,7 +160,10 @@ async fn second_load_comes_from_the_cache_and_a_damaged_entry_is_rebuilt() {
         rt().load(&file).await.unwrap().from_cache,
         "the rebuilt entry serves again"
     );
-    assert_eq!(fourth.describe().await.unwrap().type_, "mock-sync-server");
+    assert_eq!(
+        fourth.describe().await.unwrap().adapter_type,
+        "mock-sync-server"
+    );
 }
 
 /// Wait until the registry serves `version` for the mock type (or `None`: nothing).

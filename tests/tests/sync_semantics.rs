@@ -1,9 +1,9 @@
 //! The sync invariants of DESIGN.md §4, each against a defect of the original product.
 
-use datacollect_sync::mock::Fault;
 use datacollect_sync::model::SyncLevel;
 use datacollect_sync::{EventApplier, FormSubmission};
 use datacollect_sync_e2e::*;
+use dcsync_emulators::Fault;
 use serde_json::json;
 
 #[tokio::test]
@@ -111,7 +111,7 @@ async fn transient_failures_beyond_retry_attempts_fail_the_run_and_lose_nothing(
     }]);
     let m = manager(&store, mock_config(&server, &[("retryAttempts", "1")])).await;
     let err = m.synchronize(None).await.unwrap_err();
-    assert_eq!(err.class(), "transient");
+    assert_eq!(err.class().as_str(), "transient");
     assert_eq!(
         store.pending_count(&m.config().id).unwrap(),
         2,
@@ -119,7 +119,7 @@ async fn transient_failures_beyond_retry_attempts_fail_the_run_and_lose_nothing(
     );
     let run = &store.runs(None, 1).unwrap()[0];
     assert_eq!(
-        (run.status.as_str(), run.error_class.as_deref()),
+        (run.status.as_str(), run.error_class.map(|c| c.as_str())),
         ("failed", Some("transient"))
     );
     // The rerun delivers everything, once.
@@ -141,7 +141,7 @@ async fn unauthorized_stops_without_retrying() {
     }]);
     let m = manager(&store, mock_config(&server, &[("retryAttempts", "3")])).await;
     let err = m.synchronize(None).await.unwrap_err();
-    assert_eq!(err.class(), "unauthorized");
+    assert_eq!(err.class().as_str(), "unauthorized");
     assert_eq!(server.pending_faults(), 4, "exactly one request was made");
 }
 
@@ -178,7 +178,7 @@ async fn pulled_event_of_unknown_type_is_quarantined_not_dropped() {
     let report = m.synchronize(None).await.unwrap();
     assert_eq!((report.applied, report.quarantined), (1, 1));
     let q = store.quarantine(None).unwrap();
-    assert_eq!(q[0].phase, "apply");
+    assert_eq!(q[0].phase.as_str(), "apply");
     assert!(
         q[0].reason
             .contains("unknown event type \"teleport-household\""),

@@ -1,11 +1,11 @@
 //! The measures of the benchmark, each producing lines of the report.
 
-use super::{measure, Measure, NativeMockAdapter};
-use crate::{local_events, temp_store};
+use super::{measure, Measure, NativeMockAdapter, NativeSource};
+use crate::{adapter_dir, local_events, temp_store};
 use datacollect_sync::engine::cache::CodeCache;
 use datacollect_sync::engine::{AdapterRuntime, Limits};
-use datacollect_sync::mock::MockSyncServer;
-use datacollect_sync::registry::default_adapter_dir;
+use dcsync_emulators::MockSyncServer;
+
 use datacollect_sync::{
     AdapterRegistry, EventApplier, EventStore, ExternalSyncConfig, ExternalSyncManager, SyncReport,
 };
@@ -50,7 +50,7 @@ impl Sizes {
 }
 
 fn component() -> PathBuf {
-    default_adapter_dir().join("mock_sync_server.wasm")
+    adapter_dir().join("mock_sync_server.wasm")
 }
 
 fn rss_mib() -> f64 {
@@ -98,11 +98,12 @@ async fn sync_once(
         store.clone(),
         Arc::new(EventApplier::new()),
         config(server, 100),
-    )
-    .with_registry(registry.clone());
-    if native {
-        m = m.with_native_baseline(Arc::new(NativeMockAdapter::new()));
-    }
+    );
+    m = if native {
+        m.with_adapters(Arc::new(NativeSource(Arc::new(NativeMockAdapter::new()))))
+    } else {
+        m.with_registry(registry.clone())
+    };
     m.initialize().await.unwrap();
     let started = Instant::now();
     let report = m.synchronize(None).await.expect("bench sync");
@@ -277,7 +278,7 @@ pub(super) async fn load(out: &mut Vec<Measure>) {
 pub(super) async fn hot_swap(s: &Sizes, out: &mut Vec<Measure>) {
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let next = default_adapter_dir().join("../test-adapters/mock_sync_server_next.wasm");
+    let next = adapter_dir().join("../test-adapters/mock_sync_server_next.wasm");
     std::fs::copy(component(), dir.path().join("mock.wasm")).unwrap();
     let runtime = AdapterRuntime::with_cache(
         Limits::default(),

@@ -5,11 +5,10 @@
 mod measures;
 mod native;
 
-pub use native::NativeMockAdapter;
+pub use native::{NativeMockAdapter, NativeSource};
 
 use measures::*;
 use serde::Serialize;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// One line of the report.
@@ -70,7 +69,7 @@ pub async fn run(quick: bool) -> Vec<Measure> {
     hot_swap(&s, &mut out).await;
     scaling(&s, &registry, &mut out).await;
     print(&out, quick);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let dir = crate::target_dir().join("bench");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(
         dir.join(if quick { "quick.json" } else { "results.json" }),

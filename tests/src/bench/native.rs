@@ -1,25 +1,33 @@
 //! The benchmark baseline: the mock-sync-server adapter's logic in native Rust, driven by
 //! the same manager loop as the component. Not a way to ship adapters.
 
-use datacollect_sync::engine::bindings::types as wit;
-use datacollect_sync::engine::{AdapterCalls, CallFuture, CallOutcome};
+use datacollect_sync::adapter::{
+    AdapterConfigView, AdapterError, AdapterEvent, AdapterInfo, Capability, CustomSyncReport,
+    PullPage, PushResult, Rejection,
+};
+use datacollect_sync::engine::{AdapterCalls, CallError, CallFuture, CallOutcome, CallStats};
 use datacollect_sync::host::CallContext;
+use datacollect_sync::limits::Limits;
+use datacollect_sync::manager::AdapterSource;
+use datacollect_sync::model::FormSubmission;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Instant;
 
 pub struct NativeMockAdapter {
-    info: wit::AdapterInfo,
+    info: AdapterInfo,
     client: reqwest::Client,
 }
 
 impl NativeMockAdapter {
     pub fn new() -> Self {
         NativeMockAdapter {
-            info: wit::AdapterInfo {
-                type_: "mock-sync-server".into(),
+            info: AdapterInfo {
+                adapter_type: "mock-sync-server".into(),
                 name: "native baseline".into(),
                 version: "native".into(),
-                capabilities: vec!["push".into(), "pull".into()],
+                capabilities: vec![Capability::Push, Capability::Pull],
                 config_fields: Vec::new(),
             },
             client: reqwest::Client::new(),
@@ -33,70 +41,59 @@ impl Default for NativeMockAdapter {
     }
 }
 
-fn level(l: wit::SyncLevel) -> u8 {
-    match l {
-        wit::SyncLevel::Local => 0,
-        wit::SyncLevel::Remote => 1,
-        wit::SyncLevel::External => 2,
+/// The native adapter as the manager's only adapter.
+pub struct NativeSource(pub Arc<NativeMockAdapter>);
+
+impl AdapterSource for NativeSource {
+    fn adapter(&self, adapter_type: &str) -> Option<Arc<dyn AdapterCalls>> {
+        (adapter_type == self.0.info.adapter_type).then(|| self.0.clone() as Arc<dyn AdapterCalls>)
+    }
+
+    fn limits(&self) -> Limits {
+        Limits::default()
     }
 }
 
-/// An event in its wire shape, with its data passed through as the JSON text it is (as
-/// the SDK does).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct WireEvent<'a> {
-    guid: &'a str,
-    entity_guid: &'a str,
-    #[serde(rename = "type")]
-    event_type: &'a str,
-    data: &'a serde_json::value::RawValue,
-    timestamp: &'a str,
-    user_id: &'a str,
-    sync_level: u8,
-}
-
-fn wire(e: &wit::FormSubmission) -> Result<WireEvent<'_>, serde_json::Error> {
-    Ok(WireEvent {
-        guid: &e.guid,
-        entity_guid: &e.entity_guid,
-        event_type: &e.type_,
-        data: serde_json::from_str(&e.data)?,
-        timestamp: &e.timestamp,
-        user_id: &e.user_id,
-        sync_level: level(e.sync_level),
-    })
-}
-
-fn from_json(v: &Value) -> wit::FormSubmission {
+fn from_json(v: &Value) -> AdapterEvent {
     let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-    wit::FormSubmission {
+    AdapterEvent {
         guid: s("guid"),
         entity_guid: s("entityGuid"),
-        type_: s("type"),
+        event_type: s("type"),
         data: v["data"].to_string(),
         timestamp: s("timestamp"),
         user_id: s("userId"),
-        sync_level: wit::SyncLevel::External,
     }
 }
 
-fn internal(m: impl ToString) -> wit::SyncError {
-    wit::SyncError::Internal(m.to_string())
+fn internal(m: impl ToString) -> CallError {
+    CallError::Adapter(AdapterError::Internal(m.to_string()))
+}
+
+fn outcome<T>(result: Result<T, CallError>, ctx: CallContext, started: Instant) -> CallOutcome<T> {
+    CallOutcome {
+        result,
+        context: Some(ctx),
+        stats: CallStats {
+            duration: started.elapsed(),
+            ..CallStats::default()
+        },
+    }
 }
 
 impl AdapterCalls for NativeMockAdapter {
-    fn info(&self) -> &wit::AdapterInfo {
+    fn info(&self) -> &AdapterInfo {
         &self.info
     }
 
     fn push_batch<'a>(
         &'a self,
         ctx: CallContext,
-        config: &'a wit::AdapterConfig,
-        events: &'a [wit::FormSubmission],
-    ) -> CallFuture<'a, wit::PushResult> {
+        config: &'a AdapterConfigView,
+        events: &'a [FormSubmission],
+    ) -> CallFuture<'a, PushResult> {
         Box::pin(async move {
+            let started = Instant::now();
             let result = async {
                 let mut h = Sha256::new();
                 for e in events {
@@ -105,57 +102,48 @@ impl AdapterCalls for NativeMockAdapter {
                 }
                 #[derive(serde::Serialize)]
                 struct Body<'a> {
-                    data: Vec<WireEvent<'a>>,
+                    data: &'a [FormSubmission],
                 }
-                let body = Body {
-                    data: events
-                        .iter()
-                        .map(wire)
-                        .collect::<Result<_, _>>()
-                        .map_err(internal)?,
-                };
                 let resp = self
                     .client
                     .post(&config.url)
                     .header("x-batch-id", hex::encode(&h.finalize()[..16]))
                     .header("content-type", "application/json")
-                    .body(serde_json::to_vec(&body).map_err(internal)?)
+                    .body(serde_json::to_vec(&Body { data: events }).map_err(internal)?)
                     .send()
                     .await
                     .map_err(internal)?;
                 let answer: Value = serde_json::from_slice(&resp.bytes().await.map_err(internal)?)
                     .map_err(internal)?;
-                let rejected: Vec<wit::Rejection> = answer["rejected"]
+                let rejected: Vec<Rejection> = answer["rejected"]
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|r| wit::Rejection {
+                    .map(|r| Rejection {
                         guid: r["guid"].as_str().unwrap_or_default().into(),
                         reason: r["reason"].as_str().unwrap_or_default().into(),
                     })
                     .collect();
-                Ok(wit::PushResult {
-                    accepted: (events.len() - rejected.len()) as u32,
+                Ok(PushResult {
+                    accepted: events.len().saturating_sub(rejected.len()) as u32,
                     rejected,
                     remote_ref: None,
                 })
             }
             .await;
-            CallOutcome {
-                result: Ok(result),
-                context: Some(ctx),
-            }
+            outcome(result, ctx, started)
         })
     }
 
     fn pull_since<'a>(
         &'a self,
         ctx: CallContext,
-        config: &'a wit::AdapterConfig,
+        config: &'a AdapterConfigView,
         cursor: Option<String>,
         limit: u32,
-    ) -> CallFuture<'a, wit::PullPage> {
+    ) -> CallFuture<'a, PullPage> {
         Box::pin(async move {
+            let started = Instant::now();
             let result = async {
                 let mut url = format!("{}?limit={limit}", config.url);
                 if let Some(c) = &cursor {
@@ -164,7 +152,7 @@ impl AdapterCalls for NativeMockAdapter {
                 let resp = self.client.get(url).send().await.map_err(internal)?;
                 let answer: Value = serde_json::from_slice(&resp.bytes().await.map_err(internal)?)
                     .map_err(internal)?;
-                Ok(wit::PullPage {
+                Ok(PullPage {
                     events: answer["data"]
                         .as_array()
                         .into_iter()
@@ -176,23 +164,21 @@ impl AdapterCalls for NativeMockAdapter {
                 })
             }
             .await;
-            CallOutcome {
-                result: Ok(result),
-                context: Some(ctx),
-            }
+            outcome(result, ctx, started)
         })
     }
 
     fn sync<'a>(
         &'a self,
         ctx: CallContext,
-        _config: &'a wit::AdapterConfig,
-    ) -> CallFuture<'a, wit::SyncReport> {
+        _config: &'a AdapterConfigView,
+    ) -> CallFuture<'a, CustomSyncReport> {
         Box::pin(async move {
-            CallOutcome {
-                result: Ok(Err(internal("the baseline has no custom sync"))),
-                context: Some(ctx),
-            }
+            outcome(
+                Err(internal("the baseline has no custom sync")),
+                ctx,
+                Instant::now(),
+            )
         })
     }
 }

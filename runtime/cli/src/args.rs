@@ -1,0 +1,190 @@
+//! The command line's flags and arguments, every one with its help line.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// `dcsync`'s flags.
+#[derive(Parser)]
+#[command(
+    name = "dcsync",
+    version,
+    about = "Sync DataCollect events with external systems through sandboxed WebAssembly adapters"
+)]
+pub struct Cli {
+    /// Directory of adapter components (.wasm).
+    #[arg(long, global = true, env = "DCSYNC_ADAPTERS")]
+    pub adapters: Option<PathBuf>,
+    /// Runtime settings (TOML): limits, allowed origins, pins, adapter and cache directories.
+    #[arg(long, global = true, env = "DCSYNC_SETTINGS")]
+    pub settings: Option<PathBuf>,
+    /// Do not read or write the compiled-code cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// A self-contained demo: mock server, temporary store, a push and a pull through the WASM adapter.
+    Demo,
+    /// Run one sync of a config against a store.
+    Sync {
+        /// The DataCollect external sync config (JSON, bare or under "externalSync").
+        #[arg(long)]
+        config: PathBuf,
+        /// The event store (a SQLite file; created if missing).
+        #[arg(long)]
+        store: PathBuf,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Wait for a sync of the same config that is already running, instead of failing.
+        #[arg(long)]
+        wait: bool,
+        /// Credentials for the external system: username (password from DCSYNC_PASSWORD).
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Local events.
+    Events {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Run the mock sync server in the foreground.
+    MockServer {
+        /// Port to listen on.
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Answer every push and pull this many milliseconds late.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Queue a fault, as JSON, e.g. '{"status": 503, "retryAfter": 2, "times": 3}'
+        /// (fields: status, retryAfter, delayMs, malformed, drop, rejectGuids, times). Repeatable.
+        #[arg(long = "fault")]
+        faults: Vec<String>,
+    },
+    /// Validate a config and say whether an adapter for its type is available.
+    Check {
+        /// The config to check.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Cursors, pending events, quarantine and last run of a config.
+    Status {
+        /// The config.
+        #[arg(long)]
+        config: PathBuf,
+        /// The event store.
+        #[arg(long)]
+        store: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run history, newest first.
+    Runs {
+        /// The event store.
+        #[arg(long)]
+        store: PathBuf,
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Events refused by an external system or not applicable here.
+    Quarantine {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+    /// The loaded adapters, and the files that were refused.
+    Adapters {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The HTTP API, admin page and metrics, with periodic syncs and adapter hot swap.
+    Serve {
+        /// The event store.
+        #[arg(long)]
+        store: PathBuf,
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Directory of the configs the API manages (default: beside the store).
+        #[arg(long)]
+        configs: Option<PathBuf>,
+        /// Admin token (default: generated on first start, kept beside the store).
+        #[arg(long, env = "DCSYNC_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Sync each config on its interval, and pick up adapter files as they change.
+    Daemon {
+        /// Config files (one or more).
+        #[arg(long = "config", required = true, num_args = 1..)]
+        configs: Vec<PathBuf>,
+        /// The event store.
+        #[arg(long)]
+        store: PathBuf,
+        /// Time between syncs of a config (e.g. 30s, 5m); default: the config's
+        /// syncInterval extra field (ms), else 5m.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        interval: Option<std::time::Duration>,
+    },
+}
+
+/// `dcsync events …`.
+#[derive(Subcommand)]
+pub enum EventsCommand {
+    /// Append FormSubmission JSON lines (a file, or - for stdin) as local events.
+    Import {
+        /// The event store (created if missing).
+        #[arg(long)]
+        store: PathBuf,
+        /// The JSON-lines file, or - for standard input.
+        path: String,
+    },
+}
+
+/// `dcsync quarantine …`.
+#[derive(Subcommand)]
+pub enum QuarantineCommand {
+    /// The open entries.
+    List {
+        /// The event store.
+        #[arg(long)]
+        store: PathBuf,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-queue entries (all when no id is given).
+    Retry {
+        /// The event store.
+        #[arg(long)]
+        store: PathBuf,
+        /// Entry ids (from `quarantine list`).
+        ids: Vec<i64>,
+    },
+}

@@ -1,0 +1,67 @@
+//! One file per command; each takes its flags and the shared [`Ctx`] and returns the
+//! process exit code.
+
+mod adapters;
+mod check;
+mod daemon;
+mod demo;
+mod events;
+mod mock_server;
+mod quarantine;
+mod runs;
+mod serve;
+mod status;
+mod sync;
+
+use crate::args::{Cli, Command, EventsCommand, QuarantineCommand};
+use crate::Ctx;
+use anyhow::Result;
+
+/// Run the command `cli` names.
+pub async fn run(cli: Cli) -> Result<i32> {
+    let ctx = Ctx::new(&cli)?;
+    match cli.command {
+        Command::Demo => demo::run(&ctx).await,
+        Command::Sync {
+            config,
+            store,
+            json,
+            wait,
+            username,
+        } => sync::run(&ctx, &config, &store, json, wait, username).await,
+        Command::Events {
+            command: EventsCommand::Import { store, path },
+        } => events::import(&store, &path),
+        Command::MockServer {
+            port,
+            host,
+            latency_ms,
+            faults,
+        } => mock_server::run(&host, port, latency_ms, &faults).await,
+        Command::Check { config } => check::run(&ctx, &config).await,
+        Command::Status {
+            config,
+            store,
+            json,
+        } => status::run(&config, &store, json),
+        Command::Runs { store, limit, json } => runs::run(&store, limit, json),
+        Command::Quarantine {
+            command: QuarantineCommand::List { store, json },
+        } => quarantine::list(&store, json),
+        Command::Quarantine {
+            command: QuarantineCommand::Retry { store, ids },
+        } => quarantine::retry(&store, ids),
+        Command::Adapters { json } => adapters::run(&ctx, json).await,
+        Command::Serve {
+            store,
+            listen,
+            configs,
+            token,
+        } => serve::run(&ctx, &store, &listen, configs, token).await,
+        Command::Daemon {
+            configs,
+            store,
+            interval,
+        } => daemon::run(&ctx, &configs, &store, interval).await,
+    }
+}

@@ -1,0 +1,44 @@
+//! `dcsync quarantine list|retry`.
+
+use crate::context::open_store;
+use crate::output::print_json;
+use anyhow::Result;
+use datacollect_sync::EventApplier;
+use std::path::Path;
+
+pub fn list(store: &Path, json: bool) -> Result<i32> {
+    let entries = open_store(store)?.quarantine(None)?;
+    if json {
+        print_json(&entries)?;
+        return Ok(0);
+    }
+    if entries.is_empty() {
+        println!("quarantine is empty");
+    }
+    for q in entries {
+        println!(
+            "#{} [{}] event {} ({}): {}",
+            q.id,
+            q.phase,
+            q.event_guid,
+            q.config_id.as_deref().unwrap_or("local"),
+            q.reason
+        );
+    }
+    Ok(0)
+}
+
+pub fn retry(store: &Path, ids: Vec<i64>) -> Result<i32> {
+    let store = open_store(store)?;
+    let ids = if ids.is_empty() {
+        store.quarantine(None)?.iter().map(|q| q.id).collect()
+    } else {
+        ids
+    };
+    let n = store.retry_quarantined(&ids, &EventApplier::new())?;
+    println!(
+        "re-queued {n} of {} entries (pushes go out with the next sync)",
+        ids.len()
+    );
+    Ok(0)
+}

@@ -1,0 +1,39 @@
+//! `dcsync status`: cursors, pending events, quarantine and the last run of a config.
+
+use crate::context::{open_store, read_config};
+use crate::output::print_json;
+use anyhow::Result;
+use datacollect_sync::status::config_status;
+use std::path::Path;
+
+pub fn run(config: &Path, store: &Path, json: bool) -> Result<i32> {
+    let config = read_config(config)?;
+    let status = config_status(open_store(store)?.as_ref(), &config.id)?;
+    if json {
+        print_json(&status)?;
+        return Ok(0);
+    }
+    println!("config      {}", status.config_id);
+    println!(
+        "push cursor {} ({} events pending)",
+        status.push_cursor, status.pending
+    );
+    println!(
+        "pull cursor {}",
+        status.pull_cursor.as_deref().unwrap_or("(none)")
+    );
+    println!("quarantine  {}", status.quarantined);
+    match status.last_run {
+        Some(r) => println!(
+            "last run    #{} {} at {}: pushed {}, pulled {}{}",
+            r.id,
+            r.status,
+            r.started_at,
+            r.pushed,
+            r.pulled,
+            r.message.map(|m| format!(" — {m}")).unwrap_or_default()
+        ),
+        None => println!("last run    (never synced)"),
+    }
+    Ok(0)
+}

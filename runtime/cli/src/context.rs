@@ -1,0 +1,90 @@
+//! What every command shares: the runtime settings, where the adapters are, the
+//! compiled-code cache.
+
+use crate::args::Cli;
+use anyhow::{Context as _, Result};
+use datacollect_sync::adapter_dir;
+use datacollect_sync::engine::cache::{default_cache_dir, CodeCache};
+use datacollect_sync::engine::AdapterRuntime;
+use datacollect_sync::settings::RuntimeSettings;
+use datacollect_sync::{AdapterRegistry, EventStore, ExternalSyncConfig, SqliteStore, SyncService};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The settings and directories of one `dcsync` invocation.
+pub struct Ctx {
+    /// The operator's settings.
+    pub settings: RuntimeSettings,
+    /// The adapter directory (and where it was found), if any.
+    pub adapters: Option<(PathBuf, adapter_dir::Source)>,
+    cache: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// Read the settings and find the adapter directory.
+    pub fn new(cli: &Cli) -> Result<Self> {
+        let settings = match &cli.settings {
+            Some(path) => RuntimeSettings::load(path)?,
+            None => RuntimeSettings::default(),
+        };
+        let adapters = adapter_dir::find(cli.adapters.as_deref(), settings.adapters.as_deref());
+        let cache = if cli.no_cache {
+            None
+        } else {
+            settings.cache.clone().or_else(default_cache_dir)
+        };
+        Ok(Ctx {
+            settings,
+            adapters,
+            cache,
+        })
+    }
+
+    /// The adapter directory, or an error naming every place looked at.
+    pub fn adapter_dir(&self) -> Result<&Path> {
+        match &self.adapters {
+            Some((dir, _)) => Ok(dir),
+            None => anyhow::bail!(
+                "no adapter directory found; looked at {} (run `make adapters`, or pass --adapters)",
+                adapter_dir::searched().join(", ")
+            ),
+        }
+    }
+
+    /// Load the adapter directory (compiled code from the cache when it is there).
+    pub async fn registry(&self) -> Result<Arc<AdapterRegistry>> {
+        let dir = self.adapter_dir()?;
+        let cache = match &self.cache {
+            Some(dir) => match CodeCache::open(dir) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "compiled-code cache unavailable; compiling every start");
+                    None
+                }
+            },
+            None => None,
+        };
+        let runtime = AdapterRuntime::with_cache(self.settings.limits(), cache)
+            .context("starting the WebAssembly engine")?;
+        Ok(AdapterRegistry::load_dir_pinned(runtime, dir, self.settings.pins.clone()).await)
+    }
+
+    /// The service syncs run with, over `store`.
+    pub async fn service(&self, store: Arc<dyn EventStore>) -> Result<Arc<SyncService>> {
+        let registry = self.registry().await?;
+        Ok(Arc::new(SyncService::new(store, registry, &self.settings)?))
+    }
+}
+
+/// Read and parse a config file.
+pub fn read_config(path: &Path) -> Result<ExternalSyncConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    ExternalSyncConfig::from_json(&text)
+        .with_context(|| format!("invalid config {}", path.display()))
+}
+
+/// Open (or create) the SQLite store at `path`.
+pub fn open_store(path: &Path) -> Result<Arc<dyn EventStore>> {
+    Ok(Arc::new(SqliteStore::open(path)?))
+}

@@ -1,0 +1,282 @@
+//! The HTTP API handlers. Configs are validated exactly like `dcsync check`: the
+//! DataCollect format first, then the fields the adapter declares; an invalid one gets a
+//! 422 naming the field, and nothing is stored.
+
+use super::ServerState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use datacollect_sync::config::{ConfigError, Credentials, ExternalSyncConfig};
+use datacollect_sync::service::CheckError;
+use datacollect_sync::status::{adapter_entries, config_status, AdapterEntry};
+use datacollect_sync::store::{blocking, StoreError};
+use datacollect_sync::{EventApplier, SyncError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+type AppState = State<Arc<ServerState>>;
+
+/// An error answer: the status, the message, and the field it is about.
+struct Problem {
+    status: StatusCode,
+    error: String,
+    field: Option<String>,
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": self.error, "field": self.field })),
+        )
+            .into_response()
+    }
+}
+
+fn invalid(error: impl ToString, field: Option<&str>) -> Problem {
+    Problem {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        error: error.to_string(),
+        field: field.map(str::to_string),
+    }
+}
+
+fn problem(status: StatusCode, error: impl ToString, field: Option<&str>) -> Response {
+    Problem {
+        status,
+        error: error.to_string(),
+        field: field.map(str::to_string),
+    }
+    .into_response()
+}
+
+fn store_problem(e: StoreError) -> Response {
+    match e {
+        StoreError::AlreadyRunning(_) => problem(StatusCode::CONFLICT, e, None),
+        StoreError::Invalid(_) => problem(StatusCode::UNPROCESSABLE_ENTITY, e, None),
+        _ => problem(StatusCode::INTERNAL_SERVER_ERROR, e, None),
+    }
+}
+
+/// Parse and check a config as `dcsync check` does; the 422 names the field.
+fn validate(state: &ServerState, body: &Value) -> Result<ExternalSyncConfig, Problem> {
+    let mut config = ExternalSyncConfig::from_value(body).map_err(|e| {
+        let field = match &e {
+            ConfigError::Missing(f) => Some(f.to_string()),
+            ConfigError::Invalid { field, .. } => {
+                Some(field.trim_start_matches("externalSync.").to_string())
+            }
+            _ => None,
+        };
+        invalid(&e, field.as_deref())
+    })?;
+    match state.service.check(&config) {
+        Ok(resolved) => config = resolved.config,
+        Err(e) => {
+            let field = match &e {
+                CheckError::NoAdapter { .. } => Some("type".to_string()),
+                CheckError::Resolve(r) => r.problems.first().map(|p| p.field.clone()),
+            };
+            return Err(invalid(&e, field.as_deref()));
+        }
+    }
+    Ok(config)
+}
+
+/// A config as the API shows it: secrets masked, with its sync state.
+async fn summary(state: &ServerState, config: &ExternalSyncConfig) -> Value {
+    let id = config.id.clone();
+    let status = blocking(&state.service.store, move |s| config_status(s, &id)).await;
+    let (pending, quarantined, last_run) = match status {
+        Ok(s) => (s.pending, s.quarantined, s.last_run),
+        Err(_) => (0, 0, None),
+    };
+    json!({ "config": config.to_json(true), "pending": pending, "quarantined": quarantined, "lastRun": last_run })
+}
+
+pub async fn list_configs(State(state): AppState) -> Response {
+    let mut out = Vec::new();
+    for c in state.configs.list() {
+        out.push(summary(&state, &c).await);
+    }
+    Json(out).into_response()
+}
+
+pub async fn create_config(State(state): AppState, Json(body): Json<Value>) -> Response {
+    let config = match validate(&state, &body) {
+        Ok(c) => c,
+        Err(p) => return p.into_response(),
+    };
+    if state.configs.get(&config.id).is_some() {
+        return problem(
+            StatusCode::CONFLICT,
+            format!("a config with id {:?} exists; PUT to change it", config.id),
+            Some("id"),
+        );
+    }
+    if let Err(e) = state.configs.put(&config) {
+        return problem(StatusCode::INTERNAL_SERVER_ERROR, e, None);
+    }
+    (StatusCode::CREATED, Json(summary(&state, &config).await)).into_response()
+}
+
+pub async fn get_config(State(state): AppState, Path(id): Path<String>) -> Response {
+    match state.configs.get(&id) {
+        Some(c) => Json(summary(&state, &c).await).into_response(),
+        None => problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None),
+    }
+}
+
+pub async fn update_config(
+    State(state): AppState,
+    Path(id): Path<String>,
+    Json(mut body): Json<Value>,
+) -> Response {
+    let Some(previous) = state.configs.get(&id) else {
+        return problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None);
+    };
+    let target = if body.get("externalSync").is_some() {
+        &mut body["externalSync"]
+    } else {
+        &mut body
+    };
+    match target.get("id") {
+        Some(given) if given != &json!(id) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the id cannot change",
+                Some("id"),
+            )
+        }
+        _ => target["id"] = json!(id),
+    }
+    let mut config = match validate(&state, &body) {
+        Ok(c) => c,
+        Err(p) => return p.into_response(),
+    };
+    config.keep_secrets_from(&previous);
+    if let Err(e) = state.configs.put(&config) {
+        return problem(StatusCode::INTERNAL_SERVER_ERROR, e, None);
+    }
+    Json(summary(&state, &config).await).into_response()
+}
+
+pub async fn delete_config(State(state): AppState, Path(id): Path<String>) -> Response {
+    match state.configs.delete(&id) {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e, None),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRequest {
+    config_id: String,
+    credentials: Option<CredentialsBody>,
+}
+
+#[derive(Deserialize)]
+pub struct CredentialsBody {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/sync/external` (the original sync server's endpoint): starts a run and
+/// answers at once with its id; 409 while the config is already syncing.
+pub async fn sync(State(state): AppState, Json(req): Json<SyncRequest>) -> Response {
+    let Some(config) = state.configs.get(&req.config_id) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("no config {:?}", req.config_id),
+            Some("configId"),
+        );
+    };
+    let manager = match state.service.initialized_manager(config).await {
+        Ok(m) if m.is_initialized() => m,
+        Ok(_) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                SyncError::NotInitialized,
+                Some("type"),
+            )
+        }
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e, None),
+    };
+    let credentials = req
+        .credentials
+        .map(|c| Credentials::new(c.username, c.password));
+    match manager.spawn_synchronize(credentials).await {
+        Ok((run_id, _)) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "runId": run_id, "status": "running" })),
+        )
+            .into_response(),
+        Err(SyncError::Store(e)) => store_problem(e),
+        Err(e) => problem(StatusCode::UNPROCESSABLE_ENTITY, e, None),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunsQuery {
+    config_id: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn runs(State(state): AppState, Query(q): Query<RunsQuery>) -> Response {
+    let limit = q.limit.unwrap_or(50).min(1000);
+    match blocking(&state.service.store, move |s| {
+        s.runs(q.config_id.as_deref(), limit)
+    })
+    .await
+    {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => store_problem(e),
+    }
+}
+
+pub async fn run(State(state): AppState, Path(id): Path<i64>) -> Response {
+    match blocking(&state.service.store, move |s| s.run(id)).await {
+        Ok(Some(r)) => Json(r).into_response(),
+        Ok(None) => problem(StatusCode::NOT_FOUND, format!("no run {id}"), None),
+        Err(e) => store_problem(e),
+    }
+}
+
+pub async fn quarantine(State(state): AppState) -> Response {
+    match blocking(&state.service.store, |s| s.quarantine(None)).await {
+        Ok(q) => Json(q).into_response(),
+        Err(e) => store_problem(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RetryRequest {
+    ids: Option<Vec<i64>>,
+}
+
+pub async fn retry_quarantine(State(state): AppState, Json(req): Json<RetryRequest>) -> Response {
+    let result = blocking(&state.service.store, move |s| {
+        let ids = match req.ids {
+            Some(ids) => ids,
+            None => s.quarantine(None)?.iter().map(|q| q.id).collect(),
+        };
+        s.retry_quarantined(&ids, &EventApplier::new())
+    })
+    .await;
+    match result {
+        Ok(n) => Json(json!({ "requeued": n })).into_response(),
+        Err(e) => store_problem(e),
+    }
+}
+
+pub async fn adapters(State(state): AppState) -> Response {
+    let loaded: Vec<AdapterEntry> = adapter_entries(&state.service.registry)
+        .into_iter()
+        .filter(|e| matches!(e, AdapterEntry::Loaded { .. }))
+        .collect();
+    Json(loaded).into_response()
+}

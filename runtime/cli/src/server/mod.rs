@@ -1,0 +1,130 @@
+//! `dcsync serve`: the operator surface. An HTTP API (axum) to manage configs, trigger
+//! syncs and read run history and quarantine; an admin page; Prometheus metrics. Every
+//! request but the page itself needs the admin token; it binds to loopback by default.
+//! The daemon's periodic syncs and adapter-directory watch run inside it too.
+
+mod api;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use datacollect_sync::configs::ConfigDir;
+use datacollect_sync::SyncService;
+use std::sync::Arc;
+
+/// Shared by every request.
+pub struct ServerState {
+    /// Store, adapters, clients, settings.
+    pub service: Arc<SyncService>,
+    /// The configs the API manages.
+    pub configs: Arc<ConfigDir>,
+    /// The admin token every API request must carry.
+    pub token: String,
+}
+
+impl ServerState {
+    /// The state of a server over `service`, managing the configs in `configs`.
+    pub fn new(service: Arc<SyncService>, configs: Arc<ConfigDir>, token: String) -> Arc<Self> {
+        Arc::new(ServerState {
+            service,
+            configs,
+            token,
+        })
+    }
+}
+/// The whole app: API, metrics and the admin page.
+pub fn router(state: Arc<ServerState>) -> Router {
+    let protected = Router::new()
+        .route(
+            "/api/configs",
+            get(api::list_configs).post(api::create_config),
+        )
+        .route(
+            "/api/configs/{id}",
+            get(api::get_config)
+                .put(api::update_config)
+                .delete(api::delete_config),
+        )
+        .route("/api/sync/external", post(api::sync))
+        .route("/api/runs", get(api::runs))
+        .route("/api/runs/{id}", get(api::run))
+        .route("/api/quarantine", get(api::quarantine))
+        .route("/api/quarantine/retry", post(api::retry_quarantine))
+        .route("/api/adapters", get(api::adapters))
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/", get(|| async { Html(include_str!("admin.html")) }))
+        .merge(protected)
+        .with_state(state)
+}
+
+/// Serve `app` on `listener` until the process ends (tests, embedding programs).
+pub async fn serve_on(listener: tokio::net::TcpListener, app: Router) {
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "server stopped");
+    }
+}
+
+async fn require_token(
+    State(state): State<Arc<ServerState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let given = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Compare without an early exit on the first differing byte.
+    let ok = given.is_some_and(|g| {
+        g.len() == state.token.len()
+            && g.bytes()
+                .zip(state.token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if !ok {
+        return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": "missing or wrong admin token (Authorization: Bearer …)" })))
+            .into_response();
+    }
+    next.run(req).await
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        datacollect_sync::metrics::render(),
+    )
+}
+
+/// The admin token: configured, or read from `path`, or generated there on first start
+/// (printed once by the caller). Returns whether it was generated now.
+pub fn admin_token(
+    configured: Option<String>,
+    path: &std::path::Path,
+) -> std::io::Result<(String, bool)> {
+    if let Some(t) = configured.filter(|t| !t.is_empty()) {
+        return Ok((t, false));
+    }
+    if let Ok(t) = std::fs::read_to_string(path) {
+        if !t.trim().is_empty() {
+            return Ok((t.trim().to_string(), false));
+        }
+    }
+    let token: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, token.as_bytes())?;
+    Ok((token, true))
+}

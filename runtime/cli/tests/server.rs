@@ -1,0 +1,282 @@
+//! `dcsync serve`'s HTTP API: token, config CRUD with validation, sync trigger with single
+//! flight, run history, quarantine and metrics.
+
+use datacollect_sync::configs::ConfigDir;
+use datacollect_sync::EventApplier;
+use datacollect_sync_e2e::*;
+use dcsync_cli::server::{router, ServerState};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const TOKEN: &str = "test-admin-token-0123456789";
+const SECRET: &str = "sk_live_SERVER_SECRET_99";
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    store: std::sync::Arc<dyn datacollect_sync::EventStore>,
+    configs: std::path::PathBuf,
+}
+
+impl Api {
+    async fn start() -> Api {
+        let (store, dir) = temp_store();
+        let configs = dir.path().join("configs");
+        let state = ServerState::new(
+            service(store.clone()),
+            std::sync::Arc::new(ConfigDir::open(&configs).unwrap()),
+            TOKEN.into(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum_serve(listener, state).await });
+        Api {
+            base,
+            http: reqwest::Client::new(),
+            _dir: dir,
+            store,
+            configs,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, state: std::sync::Arc<ServerState>) {
+    dcsync_cli::server::serve_on(listener, router(state)).await;
+}
+
+#[tokio::test]
+async fn every_api_request_needs_the_admin_token() {
+    let api = Api::start().await;
+    for path in ["/api/configs", "/api/runs", "/metrics"] {
+        let resp = api
+            .http
+            .get(format!("{}{path}", api.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let resp = api
+            .http
+            .get(format!("{}{path}", api.base))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let page = api.http.get(&api.base).send().await.unwrap();
+    assert_eq!(
+        page.status(),
+        StatusCode::OK,
+        "the page itself carries no data"
+    );
+}
+
+#[tokio::test]
+async fn configs_are_validated_stored_with_secrets_masked_and_editable() {
+    let api = Api::start().await;
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/configs",
+            Some(json!({"externalSync": {"type": "mock-sync-server", "url": "ftp://x"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "url");
+    assert!(body["error"].as_str().unwrap().contains("http or https"));
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/configs",
+            Some(json!({"type": "nope", "url": "http://127.0.0.1:1/x"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("type"))
+    );
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/configs",
+            Some(json!({"type": "openspp-adapter", "url": "http://127.0.0.1:1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"].as_str().unwrap().contains("database"),
+        "adapter-declared fields are checked: {body}"
+    );
+    assert_eq!(
+        api.call(reqwest::Method::GET, "/api/configs", None).await.1,
+        json!([]),
+        "nothing stored"
+    );
+
+    let config = json!({"id": "main", "type": "mock-sync-server", "url": "http://127.0.0.1:1/mock-sync",
+        "extraFields": [{"name": "apiKey", "value": SECRET}, {"name": "batchSize", "value": "10"}]});
+    let (status, body) = api
+        .call(reqwest::Method::POST, "/api/configs", Some(config.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(!body.to_string().contains(SECRET));
+    assert_eq!(body["config"]["extraFields"][0]["value"], "***");
+    assert_eq!(
+        api.call(reqwest::Method::POST, "/api/configs", Some(config))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+
+    // An edit that sends the secret back masked keeps its value.
+    let edit = json!({"type": "mock-sync-server", "url": "http://127.0.0.1:2/mock-sync",
+        "extraFields": [{"name": "apiKey", "value": "***"}, {"name": "batchSize", "value": "20"}]});
+    let (status, body) = api
+        .call(reqwest::Method::PUT, "/api/configs/main", Some(edit))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, listed) = api.call(reqwest::Method::GET, "/api/configs", None).await;
+    assert!(!listed.to_string().contains(SECRET));
+    let on_disk: String = std::fs::read_dir(&api.configs)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        on_disk.contains(SECRET) && on_disk.contains("127.0.0.1:2"),
+        "the secret kept, the URL changed"
+    );
+
+    assert_eq!(
+        api.call(reqwest::Method::DELETE, "/api/configs/main", None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.call(reqwest::Method::GET, "/api/configs/main", None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn sync_runs_in_the_background_one_per_config_and_shows_in_history_and_metrics() {
+    let api = Api::start().await;
+    let server = mock_server().await;
+    server.set_latency(400);
+    api.store
+        .append_local(&local_events("api", 3), &EventApplier::new())
+        .unwrap();
+    let config = json!({"id": "api-sync", "type": "mock-sync-server", "url": server.url()});
+    assert_eq!(
+        api.call(reqwest::Method::POST, "/api/configs", Some(config))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+
+    let (status, started) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/sync/external",
+            Some(json!({"configId": "api-sync"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    assert_eq!(started["status"], "running");
+    let (status, busy) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/sync/external",
+            Some(json!({"configId": "api-sync"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{busy}");
+    assert!(busy["error"]
+        .as_str()
+        .unwrap()
+        .contains("sync already running for api-sync"));
+
+    let run_id = started["runId"].as_i64().unwrap();
+    let run = loop {
+        let (_, run) = api
+            .call(reqwest::Method::GET, &format!("/api/runs/{run_id}"), None)
+            .await;
+        if run["status"] != "running" {
+            break run;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (run["status"].as_str(), run["pushed"].as_u64()),
+        (Some("succeeded"), Some(3))
+    );
+    let (_, configs) = api.call(reqwest::Method::GET, "/api/configs", None).await;
+    assert_eq!(configs[0]["pending"], 0);
+    assert_eq!(configs[0]["lastRun"]["id"], run_id);
+
+    let (_, metrics) = api.call(reqwest::Method::GET, "/metrics", None).await;
+    let metrics = metrics.as_str().unwrap().to_string();
+    assert!(
+        metrics.contains("dcsync_syncs_total{config=\"api-sync\",outcome=\"succeeded\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("dcsync_events_pushed_total{config=\"api-sync\"} 3"));
+    assert!(metrics.contains(
+        "dcsync_adapter_call_seconds_count{adapter=\"mock-sync-server\",function=\"push-batch\"}"
+    ));
+}
+
+#[tokio::test]
+async fn quarantine_is_listed_and_retried_through_the_api() {
+    let api = Api::start().await;
+    let server = mock_server().await;
+    server.inject(vec![dcsync_emulators::Fault {
+        reject_guids: vec!["qa-event-1".into()],
+        ..Default::default()
+    }]);
+    api.store
+        .append_local(&local_events("qa", 2), &EventApplier::new())
+        .unwrap();
+    let m = manager(&api.store, mock_config(&server, &[])).await;
+    m.synchronize(None).await.unwrap();
+    let (_, q) = api
+        .call(reqwest::Method::GET, "/api/quarantine", None)
+        .await;
+    assert_eq!(q[0]["eventGuid"], "qa-event-1");
+    let (_, retried) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/quarantine/retry",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(retried["requeued"], 1);
+    assert_eq!(m.synchronize(None).await.unwrap().pushed, 1);
+}

@@ -1,0 +1,468 @@
+//! The DataCollect external sync config (`ExternalSyncConfig`): parsing, validation and
+//! redaction.
+//!
+//! The JSON format of the original product is accepted unchanged, bare or wrapped in
+//! `{"externalSync": …}`. Every error names the field and says how to fix it. Secret values
+//! never leave this module in `Debug`, `Display` or an error: they print as `***`.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fmt;
+use thiserror::Error;
+
+/// Extra fields the host itself understands, for every adapter.
+pub const HOST_FIELDS: &[&str] = &[
+    "batchSize",
+    "retryAttempts",
+    "delayBetweenBatches",
+    "timeout",
+    "syncInterval",
+];
+
+/// A config that cannot be used, with the field and the fix.
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    /// Not JSON.
+    #[error("config is not valid JSON (line {line}, column {column}): {message}")]
+    Json {
+        /// Where the JSON breaks.
+        line: usize,
+        /// See `line`.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    #[error("config must be a JSON object, bare or as {{\"externalSync\": {{…}}}}")]
+    /// JSON, but not an object.
+    NotAnObject,
+    /// A required field is absent.
+    #[error("missing required field `{0}`")]
+    Missing(&'static str),
+    /// A field is present but wrong.
+    #[error("field `{field}`: {message}")]
+    Invalid {
+        /// The field, as a path (`externalSync.extraFields[2].value`).
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// One `{name, value}` pair of `extraFields`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExtraField {
+    /// The field's name.
+    pub name: String,
+    value: String,
+}
+
+impl ExtraField {
+    /// A field with a value.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        ExtraField {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    /// The value, secret or not: handle with care.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+/// Whether a field name looks like it holds a secret (password, apiKey, token, secret,
+/// key, credential…, case-insensitive). Adapters declare more through `describe()`.
+pub fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "key", "credential"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+/// An external sync config.
+#[derive(Clone, PartialEq)]
+pub struct ExternalSyncConfig {
+    /// Stable id for cursors and run history: the `id` field, else `type@url`.
+    pub id: String,
+    /// Which adapter to use.
+    pub adapter_type: String,
+    /// The external system's endpoint (http or https).
+    pub url: String,
+    /// Authentication method (`basic`, `api-key`, …).
+    pub auth: Option<String>,
+    /// `{name, value}` pairs, in the config's order.
+    pub extra_fields: Vec<ExtraField>,
+    /// Names of the extra fields whose values are secret.
+    secret_fields: BTreeSet<String>,
+}
+
+/// Host-side settings read from the extra fields, with their defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// Events per pushed batch, records per pulled page (`batchSize`, default 100).
+    pub batch_size: u32,
+    /// Retries of a transient failure (`retryAttempts`, default 3).
+    pub retry_attempts: u32,
+    /// Pause between pushed batches (`delayBetweenBatches`, ms, default 0).
+    pub delay_between_batches_ms: u64,
+    /// Per HTTP request (`timeout`, ms, default 30000).
+    pub timeout_ms: u64,
+    /// Time between scheduled syncs (`syncInterval`, ms), if any.
+    pub sync_interval_ms: Option<u64>,
+}
+
+impl ExternalSyncConfig {
+    /// Parse a config from JSON text, bare or wrapped in `{"externalSync": …}`.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| ConfigError::Json {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        Self::from_value(&value)
+    }
+
+    /// Parse a config from a JSON value, bare or wrapped in `{"externalSync": …}`.
+    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
+        let mut obj = value.as_object().ok_or(ConfigError::NotAnObject)?;
+        let mut prefix = "";
+        if let Some(inner) = obj.get("externalSync") {
+            obj = inner
+                .as_object()
+                .ok_or_else(|| invalid("externalSync", "must be an object"))?;
+            prefix = "externalSync.";
+        }
+        let field = |name: &str| format!("{prefix}{name}");
+        for key in obj.keys() {
+            if !["id", "type", "url", "auth", "extraFields"].contains(&key.as_str()) {
+                return Err(invalid(
+                    field(key),
+                    "unknown field (expected type, url, auth, extraFields, or id)",
+                ));
+            }
+        }
+        let string = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match obj.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(invalid(field(name), "must be a string")),
+            }
+        };
+        let adapter_type = string("type")?.ok_or(ConfigError::Missing("type"))?;
+        if adapter_type.trim().is_empty() {
+            return Err(invalid(
+                field("type"),
+                "must not be empty (e.g. \"mock-sync-server\")",
+            ));
+        }
+        let url = string("url")?.ok_or(ConfigError::Missing("url"))?;
+        let parsed = check_url(&url).map_err(|m| invalid(field("url"), m))?;
+        let auth = string("auth")?;
+        let extra_fields = parse_extra_fields(obj.get("extraFields"), &field("extraFields"))?;
+        let id = match string("id")? {
+            Some(id) if !id.trim().is_empty() => id,
+            Some(_) => return Err(invalid(field("id"), "must not be empty")),
+            None => default_id(&adapter_type, &parsed),
+        };
+        let secret_fields = extra_fields
+            .iter()
+            .filter(|f| looks_secret(&f.name))
+            .map(|f| f.name.clone())
+            .collect();
+        let config = ExternalSyncConfig {
+            id,
+            adapter_type,
+            url,
+            auth,
+            extra_fields,
+            secret_fields,
+        };
+        config
+            .settings()
+            .map_err(|(name, m)| invalid(field(&name), m))?;
+        Ok(config)
+    }
+
+    /// The config as DataCollect JSON (bare), secret values shown as `***` when `redact`.
+    pub fn to_json(&self, redact: bool) -> Value {
+        let fields: Vec<Value> = self
+            .extra_fields
+            .iter()
+            .map(|f| {
+                let value = if redact && self.is_secret(&f.name) {
+                    "***"
+                } else {
+                    f.value.as_str()
+                };
+                serde_json::json!({ "name": f.name, "value": value })
+            })
+            .collect();
+        let mut v = serde_json::json!({ "id": self.id, "type": self.adapter_type, "url": self.url, "extraFields": fields });
+        if let Some(auth) = &self.auth {
+            v["auth"] = Value::String(auth.clone());
+        }
+        v
+    }
+
+    /// Take the values of fields given as `***` from `previous` (an edit that did not
+    /// touch a secret sends it back masked).
+    pub fn keep_secrets_from(&mut self, previous: &ExternalSyncConfig) {
+        for f in &mut self.extra_fields {
+            if f.value == "***" {
+                if let Some(old) = previous.extra(&f.name) {
+                    f.value = old.to_string();
+                }
+            }
+        }
+    }
+
+    /// The value of an extra field (secret or not).
+    pub fn extra(&self, name: &str) -> Option<&str> {
+        self.extra_fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value.as_str())
+    }
+
+    /// Whether the extra field `name` is treated as secret.
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.secret_fields.contains(name)
+    }
+
+    /// Treat these extra fields as secret too (the adapter declared them so).
+    pub fn mark_secret<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        self.secret_fields
+            .extend(names.into_iter().map(str::to_string));
+    }
+
+    /// The extra fields that are secret, with their values.
+    pub fn secrets(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.extra_fields
+            .iter()
+            .filter(|f| self.is_secret(&f.name))
+            .map(|f| (f.name.as_str(), f.value.as_str()))
+    }
+
+    /// The host-side settings, with defaults; `Err((field, message))` if one is bad.
+    pub fn settings(&self) -> Result<SyncSettings, (String, String)> {
+        let number = |name: &str, default: u64, min: u64| -> Result<u64, (String, String)> {
+            let Some(raw) = self.extra(name) else {
+                return Ok(default);
+            };
+            let n: u64 = raw.trim().parse().map_err(|_| {
+                (
+                    format!("extraFields.{name}"),
+                    format!("must be a whole number, got {raw:?} (e.g. \"{default}\")"),
+                )
+            })?;
+            if n < min {
+                return Err((
+                    format!("extraFields.{name}"),
+                    format!("must be at least {min}, got {n}"),
+                ));
+            }
+            Ok(n)
+        };
+        let batch_size = number("batchSize", 100, 1)?;
+        if batch_size > 10_000 {
+            return Err((
+                "extraFields.batchSize".into(),
+                format!("must be at most 10000, got {batch_size}"),
+            ));
+        }
+        Ok(SyncSettings {
+            batch_size: batch_size as u32,
+            retry_attempts: number("retryAttempts", 3, 0)?.min(100) as u32,
+            delay_between_batches_ms: number("delayBetweenBatches", 0, 0)?,
+            timeout_ms: number("timeout", 30_000, 1)?,
+            sync_interval_ms: match self.extra("syncInterval") {
+                None => None,
+                Some(_) => Some(number("syncInterval", 0, 1)?),
+            },
+        })
+    }
+}
+
+fn check_url(url: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        format!("{url:?} is not a valid URL ({e}); write e.g. \"https://example.org/sync\"")
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "must be an http or https URL, got scheme {:?}",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{url:?} has no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "must not carry credentials; use \"auth\": \"basic\" with username/password extra fields"
+                .into(),
+        );
+    }
+    Ok(parsed)
+}
+
+fn default_id(adapter_type: &str, url: &url::Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    format!("{adapter_type}@{u}")
+}
+
+fn parse_extra_fields(value: Option<&Value>, field: &str) -> Result<Vec<ExtraField>, ConfigError> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(invalid(
+                field,
+                "must be an array of {\"name\": …, \"value\": …} objects",
+            ))
+        }
+    };
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        let obj = item
+            .as_object()
+            .ok_or_else(|| invalid(&at, "must be an object {\"name\": …, \"value\": …}"))?;
+        for key in obj.keys() {
+            if key != "name" && key != "value" {
+                return Err(invalid(
+                    &at,
+                    format!("unknown key `{key}` (only name and value)"),
+                ));
+            }
+        }
+        let name = match obj.get("name") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(Value::String(_)) => {
+                return Err(invalid(format!("{at}.name"), "must not be empty"))
+            }
+            Some(_) => return Err(invalid(format!("{at}.name"), "must be a string")),
+            None => return Err(invalid(format!("{at}.name"), "is missing")),
+        };
+        let value = match obj.get("value") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => {
+                return Err(invalid(
+                    format!("{at}.value"),
+                    format!("must be a string; write \"{n}\" in quotes"),
+                ))
+            }
+            Some(Value::Bool(b)) => {
+                return Err(invalid(
+                    format!("{at}.value"),
+                    format!("must be a string; write \"{b}\" in quotes"),
+                ))
+            }
+            Some(_) => return Err(invalid(format!("{at}.value"), "must be a string")),
+            None => return Err(invalid(format!("{at}.value"), "is missing")),
+        };
+        if !seen.insert(name.clone()) {
+            return Err(invalid(
+                format!("{at}.name"),
+                format!("duplicate name {name:?}: each extra field may appear once"),
+            ));
+        }
+        out.push(ExtraField { name, value });
+    }
+    Ok(out)
+}
+
+impl fmt::Debug for ExternalSyncConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields: Vec<_> = self
+            .extra_fields
+            .iter()
+            .map(|e| {
+                let v = if self.is_secret(&e.name) {
+                    "***"
+                } else {
+                    e.value.as_str()
+                };
+                (e.name.as_str(), v)
+            })
+            .collect();
+        f.debug_struct("ExternalSyncConfig")
+            .field("id", &self.id)
+            .field("type", &self.adapter_type)
+            .field("url", &self.url)
+            .field("auth", &self.auth)
+            .field("extra_fields", &fields)
+            .finish()
+    }
+}
+
+impl fmt::Display for ExternalSyncConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} → {}", self.adapter_type, self.url)?;
+        if let Some(a) = &self.auth {
+            write!(f, " (auth {a})")?;
+        }
+        for e in &self.extra_fields {
+            let v = if self.is_secret(&e.name) {
+                "***"
+            } else {
+                e.value.as_str()
+            };
+            write!(f, ", {}={}", e.name, v)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ExtraField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = if looks_secret(&self.name) {
+            "***"
+        } else {
+            self.value.as_str()
+        };
+        write!(f, "{}={:?}", self.name, v)
+    }
+}
+
+/// Credentials passed to a sync: secrets like any other.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Who syncs.
+    pub username: String,
+    password: String,
+}
+
+impl Credentials {
+    /// Credentials for one sync.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The password: handle with care.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &"***")
+            .field("password", &"***")
+            .finish()
+    }
+}

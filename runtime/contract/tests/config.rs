@@ -1,0 +1,166 @@
+//! The reference page's configs parse, bare and wrapped; each bad config fails with a
+//! message naming the field; secrets never show in Debug or Display.
+
+use dcsync_contract::config::{ConfigError, ExternalSyncConfig};
+use serde_json::{json, Value};
+
+fn reference_examples() -> Vec<Value> {
+    vec![
+        json!({ "type": "openfn-adapter", "url": "https://api.openfn.org/workflow/trigger/abc123", "extraFields": [
+            { "name": "apiKey", "value": "sk_prod_1234567890abcdef" }, { "name": "workflowId", "value": "wf_1234567890" },
+            { "name": "batchSize", "value": "50" }, { "name": "timeout", "value": "30000" } ] }),
+        json!({ "type": "mock-sync-server", "url": "http://localhost:3000/mock-sync", "extraFields": [
+            { "name": "batchSize", "value": "25" }, { "name": "retryAttempts", "value": "3" } ] }),
+        json!({ "type": "openfn-adapter", "auth": "api-key", "url": "https://api.openfn.org/workflow/trigger/def456", "extraFields": [
+            { "name": "apiKey", "value": "sk_prod_abcdef123456" }, { "name": "workflowId", "value": "wf_abcdef123456" },
+            { "name": "batchSize", "value": "50" }, { "name": "timeout", "value": "60000" } ] }),
+        json!({ "type": "custom-adapter", "auth": "basic", "url": "https://your-system.com/api/sync", "extraFields": [
+            { "name": "username", "value": "sync_user" }, { "name": "password", "value": "secure_password" },
+            { "name": "database", "value": "production_db" }, { "name": "syncInterval", "value": "300000" } ] }),
+        json!({ "type": "mock-sync-server", "url": "http://localhost:3000/mock-sync", "extraFields": [] }),
+        json!({ "type": "openfn-adapter", "url": "https://api.openfn.org/workflow/trigger", "extraFields": [
+            { "name": "apiKey", "value": "your-api-key" } ] }),
+        json!({ "type": "mock-sync-server", "url": "http://localhost:3000/sync", "extraFields": [] }),
+    ]
+}
+
+#[test]
+fn every_reference_example_parses_bare_and_wrapped() {
+    for example in reference_examples() {
+        let bare = ExternalSyncConfig::from_json(&example.to_string()).unwrap();
+        let wrapped =
+            ExternalSyncConfig::from_json(&json!({ "externalSync": example }).to_string()).unwrap();
+        assert_eq!(bare, wrapped);
+        assert_eq!(bare.adapter_type, example["type"]);
+        assert_eq!(bare.url, example["url"]);
+        assert_eq!(
+            bare.extra_fields.len(),
+            example["extraFields"].as_array().unwrap().len()
+        );
+    }
+}
+
+#[test]
+fn host_settings_are_read_with_defaults() {
+    let c = ExternalSyncConfig::from_value(&reference_examples()[0]).unwrap();
+    let s = c.settings().unwrap();
+    assert_eq!(
+        (s.batch_size, s.retry_attempts, s.timeout_ms),
+        (50, 3, 30000)
+    );
+    let c = ExternalSyncConfig::from_value(&reference_examples()[4]).unwrap();
+    assert_eq!(c.settings().unwrap().batch_size, 100);
+}
+
+fn error_of(v: Value) -> String {
+    ExternalSyncConfig::from_value(&v).unwrap_err().to_string()
+}
+
+#[test]
+fn missing_type_or_url_is_named() {
+    assert_eq!(
+        error_of(json!({ "url": "http://x.org" })),
+        "missing required field `type`"
+    );
+    assert_eq!(
+        error_of(json!({ "externalSync": { "type": "t" } })),
+        "missing required field `url`"
+    );
+}
+
+#[test]
+fn non_http_url_is_refused() {
+    let e = error_of(json!({ "type": "t", "url": "ftp://files.example.org/x" }));
+    assert!(
+        e.starts_with("field `url`: must be an http or https URL"),
+        "{e}"
+    );
+    let e = error_of(json!({ "type": "t", "url": "not a url" }));
+    assert!(
+        e.starts_with("field `url`:") && e.contains("not a valid URL"),
+        "{e}"
+    );
+    let e = error_of(json!({ "type": "t", "url": "https://user:pw@example.org/" }));
+    assert!(e.contains("must not carry credentials"), "{e}");
+}
+
+#[test]
+fn extra_fields_must_be_name_value_strings() {
+    let e = error_of(
+        json!({ "type": "t", "url": "http://x.org", "extraFields": { "batchSize": "1" } }),
+    );
+    assert_eq!(
+        e,
+        "field `extraFields`: must be an array of {\"name\": …, \"value\": …} objects"
+    );
+    let e = error_of(
+        json!({ "type": "t", "url": "http://x.org", "extraFields": [{ "name": "batchSize", "value": 50 }] }),
+    );
+    assert_eq!(
+        e,
+        "field `extraFields[0].value`: must be a string; write \"50\" in quotes"
+    );
+    let e = error_of(json!({ "type": "t", "url": "http://x.org", "extraFields": ["batchSize"] }));
+    assert!(
+        e.starts_with("field `extraFields[0]`: must be an object"),
+        "{e}"
+    );
+    let e = error_of(
+        json!({ "externalSync": { "type": "t", "url": "http://x.org", "extraFields": [{ "value": "1" }] } }),
+    );
+    assert_eq!(e, "field `externalSync.extraFields[0].name`: is missing");
+}
+
+#[test]
+fn duplicate_extra_field_names_are_refused() {
+    let e = error_of(json!({ "type": "t", "url": "http://x.org", "extraFields": [
+        { "name": "batchSize", "value": "1" }, { "name": "batchSize", "value": "2" } ] }));
+    assert_eq!(e, "field `extraFields[1].name`: duplicate name \"batchSize\": each extra field may appear once");
+}
+
+#[test]
+fn non_numeric_batch_size_is_refused() {
+    let e = error_of(
+        json!({ "type": "t", "url": "http://x.org", "extraFields": [{ "name": "batchSize", "value": "fifty" }] }),
+    );
+    assert_eq!(
+        e,
+        "field `extraFields.batchSize`: must be a whole number, got \"fifty\" (e.g. \"100\")"
+    );
+    let e = error_of(
+        json!({ "type": "t", "url": "http://x.org", "extraFields": [{ "name": "batchSize", "value": "0" }] }),
+    );
+    assert_eq!(
+        e,
+        "field `extraFields.batchSize`: must be at least 1, got 0"
+    );
+}
+
+#[test]
+fn invalid_json_says_where() {
+    let e = ExternalSyncConfig::from_json("{\"type\": \"t\",\n \"url\": }").unwrap_err();
+    assert!(matches!(e, ConfigError::Json { line: 2, .. }), "{e}");
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_and_display() {
+    for example in reference_examples() {
+        let c = ExternalSyncConfig::from_value(&example).unwrap();
+        let shown = format!("{c:?} {c} {c:#?}");
+        for (name, value) in c.secrets() {
+            assert!(!shown.contains(value), "secret {name} leaked in {shown}");
+        }
+        assert!(
+            !shown.contains("sk_prod")
+                && !shown.contains("secure_password")
+                && !shown.contains("your-api-key"),
+            "{shown}"
+        );
+    }
+    let c = ExternalSyncConfig::from_value(&reference_examples()[3]).unwrap();
+    assert!(format!("{c}").contains("password=***"));
+    assert!(
+        format!("{c}").contains("database=production_db"),
+        "non-secret fields stay visible"
+    );
+}

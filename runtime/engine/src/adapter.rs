@@ -1,0 +1,356 @@
+//! One verified component and its calls: each call gets a fresh store (fresh memory,
+//! fuel, deadline, limiter) instantiated from the component's `InstancePre`, and comes
+//! back as a typed outcome with what the call used.
+
+use crate::classify::classify;
+use crate::runtime::{AdapterRuntime, EPOCH_TICK};
+use crate::CallError;
+use dcsync_contract::adapter::{
+    AdapterConfigView, AdapterInfo, Capability, CustomSyncReport, PullPage, PushResult,
+};
+use dcsync_contract::limits::Limit;
+use dcsync_contract::model::FormSubmission;
+use dcsync_contract::wit::{types, AdapterWorld, AdapterWorldPre};
+use dcsync_host::{CallContext, HostState};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::Component;
+use wasmtime::Store;
+
+/// What one call used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// Wall-clock time, instantiation included.
+    pub duration: Duration,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Linear memory held at the end (all memories), bytes.
+    pub memory_bytes: usize,
+}
+
+/// The outcome of one adapter call: its answer, what it did, what it used.
+pub struct CallOutcome<T> {
+    /// The answer, or why there is none.
+    pub result: Result<T, CallError>,
+    /// The call's context afterwards (denials, remote refs, HTTP time); `None` when the
+    /// call never started.
+    pub context: Option<CallContext>,
+    /// Time, fuel and memory.
+    pub stats: CallStats,
+}
+
+/// A pending adapter call.
+pub type CallFuture<'a, T> = Pin<Box<dyn Future<Output = CallOutcome<T>> + Send + 'a>>;
+
+/// What the sync loop calls on an adapter, in the internal model's types.
+/// [`LoadedAdapter`] (a sandboxed component) is the implementation adapters ship as; the
+/// benchmarks implement it natively, as a baseline to measure the sandbox against.
+pub trait AdapterCalls: Send + Sync {
+    /// What `describe()` said at load.
+    fn info(&self) -> &AdapterInfo;
+
+    /// `push-batch(config, events)`.
+    fn push_batch<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a AdapterConfigView,
+        events: &'a [FormSubmission],
+    ) -> CallFuture<'a, PushResult>;
+
+    /// `pull-since(config, cursor, limit)`.
+    fn pull_since<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a AdapterConfigView,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> CallFuture<'a, PullPage>;
+
+    /// `sync(config)`, for `custom-sync` adapters.
+    fn sync<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a AdapterConfigView,
+    ) -> CallFuture<'a, CustomSyncReport>;
+
+    /// Whether the adapter declared `cap`.
+    fn has_capability(&self, cap: &Capability) -> bool {
+        self.info().has(cap)
+    }
+}
+
+/// A verified component, ready to serve calls; each call gets a fresh instance.
+pub struct LoadedAdapter {
+    runtime: Arc<AdapterRuntime>,
+    component: Component,
+    pre: AdapterWorldPre<HostState>,
+    /// What `describe()` returned at load.
+    pub info: AdapterInfo,
+    /// SHA-256 of the component file, hex.
+    pub sha256: String,
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// The version of the WIT package it was built against (e.g. `1.0.0`).
+    pub wit_version: String,
+    /// When it was loaded (RFC 3339).
+    pub loaded_at: String,
+    /// How long loading took.
+    pub load_ms: u64,
+    /// Whether its compiled code came from the cache.
+    pub from_cache: bool,
+}
+
+impl std::fmt::Debug for LoadedAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedAdapter")
+            .field("type", &self.info.adapter_type)
+            .field("version", &self.info.version)
+            .field("sha256", &self.sha256)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+type Guest<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>;
+
+impl LoadedAdapter {
+    pub(crate) fn new(
+        runtime: Arc<AdapterRuntime>,
+        component: Component,
+        pre: AdapterWorldPre<HostState>,
+        sha256: String,
+        path: &Path,
+        wit_version: String,
+        from_cache: bool,
+    ) -> Self {
+        LoadedAdapter {
+            runtime,
+            component,
+            pre,
+            info: AdapterInfo {
+                adapter_type: String::new(),
+                name: String::new(),
+                version: String::new(),
+                capabilities: Vec::new(),
+                config_fields: Vec::new(),
+            },
+            sha256,
+            path: path.to_path_buf(),
+            wit_version,
+            loaded_at: dcsync_contract::model::now_rfc3339(),
+            load_ms: 0,
+            from_cache,
+        }
+    }
+
+    /// The config type this adapter serves.
+    pub fn adapter_type(&self) -> &str {
+        &self.info.adapter_type
+    }
+
+    fn new_store(&self, call: CallContext) -> Store<HostState> {
+        let limits = &self.runtime.limits;
+        let mut store = Store::new(&self.runtime.engine, HostState::new(call, limits));
+        store.limiter(|s| &mut s.limiter);
+        // Fuel is checked as the adapter runs; it yields to the async runtime every so
+        // often, so a busy adapter cannot starve other tasks.
+        let _ = store.set_fuel(limits.fuel);
+        let _ = store.fuel_async_yield_interval(Some(1_000_000));
+        let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Run `f` on a fresh instance, under the wall-clock deadline, and classify failures.
+    async fn call<T, F>(&self, call: CallContext, f: F) -> CallOutcome<T>
+    where
+        F: for<'a> FnOnce(&'a mut Store<HostState>, &'a AdapterWorld) -> Guest<'a, T>,
+    {
+        let mut store = self.new_store(call);
+        let deadline = self.runtime.limits.deadline;
+        let started = Instant::now();
+        let run = async {
+            let instance = self
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| (e, true))?;
+            f(&mut store, &instance).await.map_err(|e| (e, false))
+        };
+        let result = match tokio::time::timeout(deadline, run).await {
+            Err(_) => Err(CallError::Limit(Limit::Deadline)),
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err((e, setup))) => Err(classify(e, store.data().limiter.breach(), setup)),
+        };
+        let stats = CallStats {
+            duration: started.elapsed(),
+            fuel_used: self
+                .runtime
+                .limits
+                .fuel
+                .saturating_sub(store.get_fuel().unwrap_or(0)),
+            memory_bytes: store.data().limiter.memory_used(),
+        };
+        CallOutcome {
+            result,
+            context: Some(store.into_data().call),
+            stats,
+        }
+    }
+
+    /// Time `n` instantiations of a fresh store each: through the `InstancePre` (as calls
+    /// do), or linking from scratch every time. Benchmarks only.
+    #[doc(hidden)]
+    pub async fn time_instantiation(
+        &self,
+        n: usize,
+        use_pre: bool,
+    ) -> anyhow::Result<Vec<Duration>> {
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut store = self.new_store(CallContext::offline(&self.runtime.limits));
+            let started = Instant::now();
+            if use_pre {
+                self.pre.instantiate_async(&mut store).await?;
+            } else {
+                self.runtime
+                    .linker
+                    .instantiate_async(&mut store, &self.component)
+                    .await?;
+            }
+            times.push(started.elapsed());
+        }
+        Ok(times)
+    }
+
+    /// `describe()`, with no network, store or secrets.
+    pub async fn describe(&self) -> Result<AdapterInfo, CallError> {
+        let ctx = CallContext::offline(&self.runtime.limits);
+        self.call(ctx, |store, inst| {
+            Box::pin(async move {
+                let info = inst
+                    .datacollect_external_sync_adapter()
+                    .call_describe(store)
+                    .await?;
+                Ok(AdapterInfo::from(info))
+            })
+        })
+        .await
+        .result
+    }
+
+    async fn call_push(
+        &self,
+        ctx: CallContext,
+        config: &AdapterConfigView,
+        events: &[FormSubmission],
+    ) -> CallOutcome<PushResult> {
+        let config = types::AdapterConfig::from(config);
+        let events: Vec<types::FormSubmission> = events.iter().map(Into::into).collect();
+        let out = self
+            .call(ctx, move |store, inst| {
+                Box::pin(async move {
+                    inst.datacollect_external_sync_adapter()
+                        .call_push_batch(store, &config, &events)
+                        .await
+                })
+            })
+            .await;
+        flatten(out)
+    }
+
+    async fn call_pull(
+        &self,
+        ctx: CallContext,
+        config: &AdapterConfigView,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> CallOutcome<PullPage> {
+        let config = types::AdapterConfig::from(config);
+        let max = self.runtime.limits.max_return_bytes;
+        let out = self
+            .call(ctx, move |store, inst| {
+                Box::pin(async move {
+                    inst.datacollect_external_sync_adapter()
+                        .call_pull_since(store, &config, cursor.as_deref(), limit)
+                        .await
+                })
+            })
+            .await;
+        let mut out: CallOutcome<PullPage> = flatten(out);
+        if let Ok(page) = &out.result {
+            if page.size() > max {
+                out.result = Err(CallError::Limit(Limit::ReturnSize));
+            }
+        }
+        out
+    }
+
+    async fn call_sync(
+        &self,
+        ctx: CallContext,
+        config: &AdapterConfigView,
+    ) -> CallOutcome<CustomSyncReport> {
+        let config = types::AdapterConfig::from(config);
+        let out = self
+            .call(ctx, move |store, inst| {
+                Box::pin(async move {
+                    inst.datacollect_external_sync_adapter()
+                        .call_sync(store, &config)
+                        .await
+                })
+            })
+            .await;
+        flatten(out)
+    }
+}
+
+/// The adapter's own answer, its error converted at the WIT edge.
+fn flatten<W, I: From<W>>(out: CallOutcome<Result<W, types::SyncError>>) -> CallOutcome<I> {
+    CallOutcome {
+        result: match out.result {
+            Ok(Ok(v)) => Ok(v.into()),
+            Ok(Err(e)) => Err(CallError::Adapter(e.into())),
+            Err(e) => Err(e),
+        },
+        context: out.context,
+        stats: out.stats,
+    }
+}
+
+impl AdapterCalls for LoadedAdapter {
+    fn info(&self) -> &AdapterInfo {
+        &self.info
+    }
+
+    fn push_batch<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a AdapterConfigView,
+        events: &'a [FormSubmission],
+    ) -> CallFuture<'a, PushResult> {
+        Box::pin(self.call_push(ctx, config, events))
+    }
+
+    fn pull_since<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a AdapterConfigView,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> CallFuture<'a, PullPage> {
+        Box::pin(self.call_pull(ctx, config, cursor, limit))
+    }
+
+    fn sync<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a AdapterConfigView,
+    ) -> CallFuture<'a, CustomSyncReport> {
+        Box::pin(self.call_sync(ctx, config))
+    }
+}

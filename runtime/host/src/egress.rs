@@ -1,0 +1,448 @@
+//! Egress policy: which origins an adapter's requests may reach, and which addresses a
+//! name may resolve to. Apart from the HTTP import that applies it, so the rules read in
+//! one place.
+//!
+//! - Origins: the config URL's scheme + host + port, plus what the operator adds per
+//!   adapter type in the settings.
+//! - Addresses: only public ones (no loopback, private, link-local, CGNAT, unique-local,
+//!   and no IPv6 form that embeds such an IPv4 address), unless the config URL itself
+//!   targets a non-public address (a local system the operator chose). Checked on IP
+//!   literals before sending and on every resolved address at connect time, so a public
+//!   name pointed at loopback is refused (DNS rebinding).
+//! - No proxy from the environment: `HTTP_PROXY` would resolve names itself and bypass
+//!   the address rule.
+
+use dcsync_contract::limits::Limits;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The two HTTP clients the host shares between calls: one that refuses non-public
+/// addresses, for configs that target public systems, and one for configs that target
+/// local or private systems themselves (the local mock servers).
+#[derive(Clone, Debug)]
+pub struct HttpClients {
+    pub(crate) public_only: reqwest::Client,
+    pub(crate) any_address: reqwest::Client,
+}
+
+/// Name resolution for the public-only client: a name to its addresses.
+pub type Lookup = Arc<
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The system resolver.
+fn system_lookup() -> Lookup {
+    Arc::new(|host: String| {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    })
+}
+
+/// The public-only resolver's refusal: a name that resolves to no public address.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{host} resolves to no public address (loopback, private and link-local addresses are refused)"
+)]
+pub struct NotPublic {
+    /// The name refused.
+    pub host: String,
+}
+
+impl HttpClients {
+    /// Clients that resolve names with the system resolver.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        Self::with_lookup(system_lookup())
+    }
+
+    /// Clients whose public-only resolver uses `lookup` (tests point names anywhere).
+    pub fn with_lookup(lookup: Lookup) -> Result<Self, reqwest::Error> {
+        let builder = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .pool_max_idle_per_host(8)
+                .tcp_nodelay(true)
+                .user_agent(concat!("dcsync/", env!("CARGO_PKG_VERSION")))
+        };
+        Ok(HttpClients {
+            public_only: builder()
+                .dns_resolver(Arc::new(PublicOnly { lookup }))
+                .build()?,
+            any_address: builder().build()?,
+        })
+    }
+}
+
+/// What one config's adapter may reach over HTTP.
+#[derive(Clone, Debug)]
+pub struct HttpPolicy {
+    /// `None`: no network at all (`describe()`).
+    pub(crate) clients: Option<HttpClients>,
+    /// Allowed origins, as `scheme://host:port`; the first is the config URL's own.
+    pub(crate) allowed: Vec<String>,
+    /// The config itself targets a loopback or private address.
+    pub(crate) allow_private: bool,
+    pub(crate) timeout: Duration,
+    pub(crate) max_request: usize,
+    pub(crate) max_response: usize,
+}
+
+/// `scheme://host:port` of a URL (host lower-cased, default port filled in).
+pub fn origin_of(url: &url::Url) -> Option<String> {
+    Some(format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default()?
+    ))
+}
+
+impl HttpPolicy {
+    /// No network: every request is denied (for `describe()`, which must not do I/O).
+    pub fn offline(limits: &Limits) -> Self {
+        HttpPolicy {
+            clients: None,
+            allowed: Vec::new(),
+            allow_private: false,
+            timeout: Duration::from_secs(1),
+            max_request: limits.max_request_bytes,
+            max_response: limits.max_response_bytes,
+        }
+    }
+
+    /// The config URL's origin plus `extra_origins` (operator allowlist additions).
+    pub fn for_config(
+        clients: &HttpClients,
+        config_url: &str,
+        extra_origins: &[String],
+        timeout: Duration,
+        limits: &Limits,
+    ) -> Self {
+        let mut allowed = Vec::new();
+        let mut allow_private = false;
+        if let Ok(u) = url::Url::parse(config_url) {
+            allowed.extend(origin_of(&u));
+            allow_private = match u.host() {
+                Some(url::Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+        }
+        for o in extra_origins {
+            if let Some(origin) = url::Url::parse(o).ok().as_ref().and_then(origin_of) {
+                allowed.push(origin);
+            }
+        }
+        HttpPolicy {
+            clients: Some(clients.clone()),
+            allowed,
+            allow_private,
+            timeout,
+            max_request: limits.max_request_bytes,
+            max_response: limits.max_response_bytes,
+        }
+    }
+
+    /// The config URL's own origin (where secrets may go by default).
+    pub fn own_origin(&self) -> Option<&str> {
+        self.allowed.first().map(String::as_str)
+    }
+
+    /// Why a request to `url` may not be sent, if it may not.
+    pub(crate) fn check(&self, url: &url::Url) -> Result<String, Denial> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Denial::Scheme);
+        }
+        let origin = origin_of(url).ok_or(Denial::NoHost)?;
+        if !self.allowed.contains(&origin) {
+            return Err(Denial::Origin);
+        }
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if !self.allow_private && literal.is_some_and(|ip| !is_public(ip)) {
+            return Err(Denial::NotPublic);
+        }
+        if self.clients.is_none() {
+            return Err(Denial::Offline);
+        }
+        Ok(origin)
+    }
+
+    /// The client for this policy's address rule.
+    pub(crate) fn client(&self) -> Option<&reqwest::Client> {
+        let clients = self.clients.as_ref()?;
+        Some(if self.allow_private {
+            &clients.any_address
+        } else {
+            &clients.public_only
+        })
+    }
+}
+
+/// Why the policy refused a request. Its text names no URL: what the adapter built is
+/// never echoed back to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// Not http or https.
+    #[error("only http and https URLs are allowed")]
+    Scheme,
+    /// A URL without a host.
+    #[error("the URL has no host")]
+    NoHost,
+    /// Not the config's origin nor one the operator added.
+    #[error("the URL's origin is not allowed for this config")]
+    Origin,
+    /// An IP literal that is not public, for a config that targets a public system.
+    #[error("the URL's address is not a public address")]
+    NotPublic,
+    /// No network in this call.
+    #[error("no network access here (describe() must not do I/O)")]
+    Offline,
+}
+
+/// Not loopback, private, link-local, unique-local, CGNAT, multicast, reserved,
+/// documentation or unspecified — and no IPv6 form that embeds a non-public IPv4 address
+/// (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(v4: Ipv4Addr) -> bool {
+    let o = v4.octets();
+    !(v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        || o[0] == 0
+        || o[0] >= 240 // reserved (class E)
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // CGNAT 100.64/10
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments 192.0.0/24
+        || (o[0] == 198 && (o[1] & 0xfe) == 18)) // benchmarking 198.18/15
+}
+
+fn is_public_v6(v6: Ipv6Addr) -> bool {
+    let s = v6.segments();
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    // IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks).
+    if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+        return is_public_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
+    }
+    // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48.
+    if s[0] == 0x64 && s[1] == 0xff9b {
+        if s[2..6] == [0; 4] {
+            return is_public_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
+        }
+        if s[2] == 1 {
+            return false;
+        }
+    }
+    // 6to4 2002::/16 embeds an IPv4 address in bits 16..48.
+    if s[0] == 0x2002 {
+        let v4 = Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
+        return is_public_v4(v4);
+    }
+    !(v6.is_loopback()
+        || v6.is_unspecified()
+        || v6.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
+        || (s[0] == 0x2001 && s[1] == 0) // Teredo 2001::/32: embeds an obfuscated IPv4
+        || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation 2001:db8::/32
+        || (s[0] == 0x100 && s[1..4] == [0; 3])) // discard-only 100::/64
+}
+
+/// A resolver that drops non-public addresses, so a public name cannot be pointed at the
+/// host's own network.
+struct PublicOnly {
+    lookup: Lookup,
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let lookup = self.lookup.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> = lookup(host.clone())
+                .await?
+                .into_iter()
+                .filter(|ip| is_public(*ip))
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
+            if addrs.is_empty() {
+                return Err(Box::new(NotPublic { host }) as _);
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Whether an error (through its sources) is the public-only resolver's refusal.
+pub(crate) fn is_not_public(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<NotPublic>().is_some() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn public(s: &str) -> bool {
+        is_public(s.parse().unwrap())
+    }
+
+    #[test]
+    fn ipv4_non_public_ranges_are_refused() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.254",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "240.0.0.1",
+            "192.0.2.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "192.0.0.8",
+            "198.18.0.1",
+        ] {
+            assert!(!public(ip), "{ip} must not count as public");
+        }
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.128.0.1",
+            "172.32.0.1",
+            "198.20.0.1",
+        ] {
+            assert!(public(ip), "{ip} is public");
+        }
+    }
+
+    #[test]
+    fn ipv6_non_public_ranges_and_embedded_ipv4_are_refused() {
+        for ip in [
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
+            "2001:db8::1",
+            "100::1",
+        ] {
+            assert!(!public(ip), "{ip} must not count as public");
+        }
+        for ip in [
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
+            assert!(public(ip), "{ip} is public");
+        }
+    }
+
+    fn policy(url: &str) -> HttpPolicy {
+        let clients = HttpClients::new().unwrap();
+        HttpPolicy::for_config(
+            &clients,
+            url,
+            &["https://extra.example.org".into()],
+            Duration::from_secs(1),
+            &Limits::default(),
+        )
+    }
+
+    #[test]
+    fn only_the_config_origin_and_operator_additions_are_allowed() {
+        let p = policy("https://api.example.org/x");
+        let ok = |u: &str| p.check(&url::Url::parse(u).unwrap());
+        assert!(ok("https://api.example.org/other?q=1").is_ok());
+        assert!(
+            ok("https://API.example.org:443/").is_ok(),
+            "host case and default port"
+        );
+        assert!(ok("https://extra.example.org/y").is_ok());
+        assert_eq!(
+            ok("http://api.example.org/x"),
+            Err(Denial::Origin),
+            "scheme is part of the origin"
+        );
+        assert_eq!(ok("https://api.example.org:8443/x"), Err(Denial::Origin));
+        assert_eq!(ok("https://evil.example.org/"), Err(Denial::Origin));
+        assert_eq!(ok("ftp://api.example.org/"), Err(Denial::Scheme));
+        assert_eq!(ok("file:///etc/passwd"), Err(Denial::Scheme));
+    }
+
+    #[test]
+    fn ip_literals_must_be_public_unless_the_config_targets_a_private_address() {
+        let public_cfg = policy("https://93.184.216.34/x");
+        let lit = |p: &HttpPolicy, u: &str| p.check(&url::Url::parse(u).unwrap());
+        assert!(lit(&public_cfg, "https://93.184.216.34/y").is_ok());
+        let private_cfg = policy("http://127.0.0.1:3000/x");
+        assert!(lit(&private_cfg, "http://127.0.0.1:3000/y").is_ok());
+        // The allowlist keeps the two apart; the literal check is what refuses an
+        // operator-added private origin for a public config.
+        let mixed = HttpPolicy::for_config(
+            &HttpClients::new().unwrap(),
+            "https://93.184.216.34/x",
+            &["http://10.0.0.5:8080".into()],
+            Duration::from_secs(1),
+            &Limits::default(),
+        );
+        assert_eq!(lit(&mixed, "http://10.0.0.5:8080/"), Err(Denial::NotPublic));
+    }
+
+    #[test]
+    fn offline_policy_denies_everything() {
+        let p = HttpPolicy::offline(&Limits::default());
+        assert!(p
+            .check(&url::Url::parse("https://example.org").unwrap())
+            .is_err());
+    }
+}

@@ -1,0 +1,259 @@
+//! The event store: events with host-assigned sequence numbers, entities, audit log,
+//! per-config cursors, run history and quarantine.
+//!
+//! [`EventStore`] is the seam: the manager and the host modules see only this trait.
+//! [`SqliteStore`] is the embedded default; a PostgreSQL store would implement the same
+//! trait. Every method that changes more than one thing does it in one transaction.
+
+#![deny(missing_docs)]
+
+mod schema;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+pub use dcsync_applier::EventApplier;
+pub use dcsync_contract::adapter::Rejection;
+use dcsync_contract::model::{AuditEntry, EntityPair, FormSubmission};
+use dcsync_contract::outcome::{ErrorClass, QuarantinePhase, RunStatus};
+use serde::Serialize;
+use thiserror::Error;
+
+/// A store failure.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The store cannot be opened or created.
+    #[error("cannot open store {path}: {message}")]
+    Open {
+        /// Where.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// Written by a newer dcsync: refused untouched.
+    #[error("store {path} was written by a newer dcsync (schema {found}, this one knows up to {supported}); upgrade dcsync, or use another store file")]
+    NewerSchema {
+        /// Where.
+        path: String,
+        /// The schema version found.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// Another sync of the config holds its lock.
+    #[error("sync already running for {0} (another process or task holds its lock); wait for it, or pass --wait")]
+    AlreadyRunning(String),
+    /// The request itself is wrong (e.g. an id that does not exist).
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("store: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// An event waiting to be pushed to a config, with its sequence number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingEvent {
+    /// Its sequence number (the push position).
+    pub seq: i64,
+    /// The event.
+    pub event: FormSubmission,
+}
+
+/// What storing and applying a set of events did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyOutcome {
+    /// Applied.
+    pub applied: u64,
+    /// Already stored: nothing done.
+    pub duplicates: u64,
+    /// Stored but not applied, or refused: quarantined with the reason.
+    pub quarantined: u64,
+}
+
+impl std::ops::AddAssign for ApplyOutcome {
+    fn add_assign(&mut self, o: Self) {
+        self.applied += o.applied;
+        self.duplicates += o.duplicates;
+        self.quarantined += o.quarantined;
+    }
+}
+
+/// The two cursors of a config.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Cursors {
+    /// Sequence number of the last event confirmed delivered.
+    pub push: i64,
+    /// The adapter's opaque cursor after the last applied page.
+    pub pull: Option<String>,
+}
+
+/// One sync run, as recorded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// Its id.
+    pub id: i64,
+    /// The config synced.
+    pub config_id: String,
+    /// The adapter type that served it.
+    pub adapter_type: String,
+    /// And its version.
+    pub adapter_version: String,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Events the external system confirmed.
+    pub pushed: u64,
+    /// Records pulled.
+    pub pulled: u64,
+    /// Pulled events applied.
+    pub applied: u64,
+    /// Pulled events already stored.
+    pub duplicates: u64,
+    /// Events quarantined by this run.
+    pub quarantined: u64,
+    /// Adapter calls retried.
+    pub retries: u64,
+    /// How long it took.
+    pub duration_ms: Option<u64>,
+    /// What kind of failure ended it.
+    pub error_class: Option<ErrorClass>,
+    /// Redacted: secrets never reach the store.
+    pub message: Option<String>,
+    /// Receiver ids of deliveries (work orders…).
+    pub remote_refs: Vec<String>,
+    /// Requests the host refused to make for the adapter.
+    pub denials: Vec<String>,
+}
+
+/// A quarantined event: refused by the external system, or not applicable here.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuarantineEntry {
+    /// Its id (for retry).
+    pub id: i64,
+    /// The config it concerns; `None` for a local event that could not be applied.
+    pub config_id: Option<String>,
+    /// Where it was stopped.
+    pub phase: QuarantinePhase,
+    /// The event's guid.
+    pub event_guid: String,
+    /// Why.
+    pub reason: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+}
+
+/// Held while a config syncs; dropping it (or the process dying) releases the lock.
+pub struct SyncLease {
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl SyncLease {
+    /// A lease released when `guard` is dropped.
+    pub fn new(guard: Box<dyn Send + Sync>) -> Self {
+        SyncLease { _guard: guard }
+    }
+}
+
+/// The store the sync engine runs on. Synchronous: async callers go through
+/// [`blocking`].
+pub trait EventStore: Send + Sync + 'static {
+    /// Append local events (new sequence numbers) and apply them, in one transaction.
+    /// Events whose guid is already stored count as duplicates; events that cannot be
+    /// applied are stored and quarantined with the reason.
+    fn append_local(
+        &self,
+        events: &[FormSubmission],
+        applier: &EventApplier,
+    ) -> Result<ApplyOutcome, StoreError>;
+
+    /// Events not yet delivered to `config_id`, oldest first: those re-queued from
+    /// quarantine, then those after its push cursor, never those pulled from it.
+    fn pending_events(&self, config_id: &str, limit: u32) -> Result<Vec<PendingEvent>, StoreError>;
+
+    /// How many events wait for `config_id`.
+    fn pending_count(&self, config_id: &str) -> Result<u64, StoreError>;
+
+    /// Record delivery of `batch` (sequence numbers handed out by `pending_events`):
+    /// quarantine `rejected` and move the push cursor past the batch, in one transaction.
+    fn confirm_push(
+        &self,
+        config_id: &str,
+        batch: &[i64],
+        rejected: &[Rejection],
+    ) -> Result<(), StoreError>;
+
+    /// Both cursors of a config.
+    fn cursors(&self, config_id: &str) -> Result<Cursors, StoreError>;
+
+    /// Store pulled events (guids already set), apply them and move the pull cursor, in
+    /// one transaction. Already-stored guids are duplicates: nothing is done for them.
+    fn apply_pulled(
+        &self,
+        config_id: &str,
+        events: &[FormSubmission],
+        next_cursor: Option<&str>,
+        applier: &EventApplier,
+    ) -> Result<ApplyOutcome, StoreError>;
+
+    /// An entity by guid.
+    fn entity(&self, guid: &str) -> Result<Option<EntityPair>, StoreError>;
+
+    /// The audit log of an entity, oldest first.
+    fn audit_log(&self, entity_guid: &str) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Number of stored events.
+    fn event_count(&self) -> Result<u64, StoreError>;
+
+    /// Start recording a run; returns its id.
+    fn begin_run(
+        &self,
+        config_id: &str,
+        adapter_type: &str,
+        adapter_version: &str,
+    ) -> Result<i64, StoreError>;
+
+    /// Finish a run (`status`, counts, error class and redacted message).
+    fn finish_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+
+    /// Latest runs first; all configs when `config_id` is `None`.
+    fn runs(&self, config_id: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// One run by id.
+    fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;
+
+    /// Open quarantine entries; all configs when `config_id` is `None`.
+    fn quarantine(&self, config_id: Option<&str>) -> Result<Vec<QuarantineEntry>, StoreError>;
+
+    /// Put quarantined entries back to work: a refused push is offered to its config
+    /// again; an event that failed to apply is applied again. Returns how many were
+    /// re-queued or applied; those that still fail stay quarantined.
+    fn retry_quarantined(&self, ids: &[i64], applier: &EventApplier) -> Result<u64, StoreError>;
+
+    /// Take the single-flight lock of a config, across threads and processes; fails with
+    /// [`StoreError::AlreadyRunning`] when held, unless `wait`.
+    fn lock_config(&self, config_id: &str, wait: bool) -> Result<SyncLease, StoreError>;
+}
+
+/// Run a store operation off the async runtime's worker threads.
+pub async fn blocking<T, F>(store: &std::sync::Arc<dyn EventStore>, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn EventStore) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+}

@@ -1,0 +1,62 @@
+//! The applier's view of a SQLite transaction: entities and the audit log.
+
+use dcsync_applier::{EntityTx, TxError};
+use dcsync_contract::model::{AuditEntry, EntityPair};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+/// A transaction, as the applier uses it.
+pub(super) struct SqlTx<'a, 'c>(pub(super) &'a Transaction<'c>);
+
+fn tx_err(e: rusqlite::Error) -> TxError {
+    TxError(e.to_string())
+}
+
+impl EntityTx for SqlTx<'_, '_> {
+    fn entity(&mut self, guid: &str) -> Result<Option<EntityPair>, TxError> {
+        let row: Option<(String, String)> = self
+            .0
+            .query_row(
+                "SELECT initial, modified FROM entities WHERE guid = ?1",
+                [guid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(tx_err)?;
+        row.map(|(i, m)| {
+            Ok(EntityPair {
+                initial: serde_json::from_str(&i).map_err(|e| TxError(e.to_string()))?,
+                modified: serde_json::from_str(&m).map_err(|e| TxError(e.to_string()))?,
+            })
+        })
+        .transpose()
+    }
+
+    fn put_entity(&mut self, pair: &EntityPair) -> Result<(), TxError> {
+        let enc = |d| serde_json::to_string(d).map_err(|e| TxError(e.to_string()));
+        self.0
+            .execute(
+                "INSERT INTO entities (guid, initial, modified) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(guid) DO UPDATE SET initial = excluded.initial, modified = excluded.modified",
+                params![pair.modified.guid, enc(&pair.initial)?, enc(&pair.modified)?],
+            )
+            .map_err(tx_err)?;
+        Ok(())
+    }
+
+    fn delete_entity(&mut self, guid: &str) -> Result<(), TxError> {
+        self.0
+            .execute("DELETE FROM entities WHERE guid = ?1", [guid])
+            .map_err(tx_err)?;
+        Ok(())
+    }
+
+    fn audit(&mut self, a: &AuditEntry) -> Result<(), TxError> {
+        self.0
+            .execute(
+                "INSERT INTO audit (timestamp, user_id, action, event_guid, entity_guid, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![a.timestamp, a.user_id, a.action, a.event_guid, a.entity_guid, a.changes.to_string()],
+            )
+            .map_err(tx_err)?;
+        Ok(())
+    }
+}

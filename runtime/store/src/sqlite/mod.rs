@@ -1,0 +1,440 @@
+//! The embedded SQLite store: one file, WAL mode, every multi-step change in one
+//! transaction. Single flight uses an OS file lock beside the store, so a killed process
+//! releases it.
+
+mod entities;
+mod rows;
+
+use crate::*;
+use dcsync_applier::{EntityTx, Origin};
+use dcsync_contract::model::now_rfc3339;
+use entities::SqlTx;
+use rows::*;
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The SQLite event store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Open (or create) the store at `path`, migrating it to the current schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        // A large store's indexes (guid, entity) should stay in memory for pulls to keep
+        // their speed: up to 64 MiB of page cache (grown only as the store is used).
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(open_err)?;
+        super::schema::migrate(&mut conn, &shown)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Backend("store connection poisoned by a panic".into()))?;
+        f(&mut conn)
+    }
+}
+
+impl EventStore for SqliteStore {
+    fn append_local(
+        &self,
+        events: &[FormSubmission],
+        applier: &EventApplier,
+    ) -> Result<ApplyOutcome, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut out = ApplyOutcome::default();
+            for e in events {
+                match insert_event(&tx, e, None)? {
+                    None => out.duplicates += 1,
+                    Some(seq) if apply_one(&tx, applier, e, seq, Origin::Local)? => {
+                        out.applied += 1
+                    }
+                    Some(_) => out.quarantined += 1,
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn pending_events(&self, config_id: &str, limit: u32) -> Result<Vec<PendingEvent>, StoreError> {
+        self.with(|conn| {
+            let push = push_cursor(conn, config_id)?;
+            let mut out: Vec<PendingEvent> = conn
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE seq IN (SELECT seq FROM push_requeue WHERE config_id = ?1) ORDER BY seq LIMIT ?2"
+                ))?
+                .query_map(params![config_id, limit], row_to_pending)?
+                .collect::<Result<_, _>>()?;
+            let rest = limit as usize - out.len();
+            if rest > 0 {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 AND (origin IS NULL OR origin <> ?2) ORDER BY seq LIMIT ?3"
+                ))?;
+                for p in stmt.query_map(params![push, config_id, rest as i64], row_to_pending)? {
+                    out.push(p?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn pending_count(&self, config_id: &str) -> Result<u64, StoreError> {
+        self.with(|conn| {
+            let push = push_cursor(conn, config_id)?;
+            let n: i64 = conn.query_row(
+                "SELECT (SELECT COUNT(*) FROM events WHERE seq > ?1 AND (origin IS NULL OR origin <> ?2))
+                      + (SELECT COUNT(*) FROM push_requeue WHERE config_id = ?2)",
+                params![push, config_id],
+                |r| r.get(0),
+            )?;
+            Ok(n as u64)
+        })
+    }
+
+    fn confirm_push(
+        &self,
+        config_id: &str,
+        batch: &[i64],
+        rejected: &[Rejection],
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let cursor = push_cursor(&tx, config_id)?;
+            for r in rejected {
+                let seq: Option<i64> = tx
+                    .query_row("SELECT seq FROM events WHERE guid = ?1", [&r.guid], |row| {
+                        row.get(0)
+                    })
+                    .optional()?;
+                if seq.is_none_or(|s| !batch.contains(&s)) {
+                    return Err(StoreError::Invalid(format!(
+                        "rejected event {} is not in the pushed batch",
+                        r.guid
+                    )));
+                }
+                quarantine(
+                    &tx,
+                    Some(config_id),
+                    QuarantinePhase::Push,
+                    &r.guid,
+                    seq,
+                    &r.reason,
+                )?;
+            }
+            let mut requeue =
+                tx.prepare_cached("DELETE FROM push_requeue WHERE config_id = ?1 AND seq = ?2")?;
+            for seq in batch {
+                requeue.execute(params![config_id, seq])?;
+            }
+            drop(requeue);
+            let newest = batch.iter().copied().filter(|s| *s > cursor).max();
+            set_cursor(&tx, config_id, newest, None)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn cursors(&self, config_id: &str) -> Result<Cursors, StoreError> {
+        self.with(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT push_seq, pull_cursor FROM cursors WHERE config_id = ?1",
+                    [config_id],
+                    |r| {
+                        Ok(Cursors {
+                            push: r.get(0)?,
+                            pull: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?
+                .unwrap_or_default())
+        })
+    }
+
+    fn apply_pulled(
+        &self,
+        config_id: &str,
+        events: &[FormSubmission],
+        next_cursor: Option<&str>,
+        applier: &EventApplier,
+    ) -> Result<ApplyOutcome, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            // Pulled events are never pushed back to their config. When nothing was pending
+            // for it, move its push cursor past them too, so later syncs need not step
+            // over them (on a large store, a scan of every event it ever pulled).
+            let last: i64 =
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+            let push = push_cursor(&tx, config_id)?;
+            let mut out = ApplyOutcome::default();
+            let mut newest = None;
+            for e in events {
+                match insert_event(&tx, e, Some(config_id))? {
+                    None => out.duplicates += 1,
+                    Some(seq) => {
+                        newest = Some(seq);
+                        if apply_one(&tx, applier, e, seq, Origin::Pulled(config_id))? {
+                            out.applied += 1
+                        } else {
+                            out.quarantined += 1
+                        }
+                    }
+                }
+            }
+            let caught_up = push == last;
+            set_cursor(
+                &tx,
+                config_id,
+                newest.filter(|_| caught_up),
+                Some(next_cursor),
+            )?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn entity(&self, guid: &str) -> Result<Option<EntityPair>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let e = SqlTx(&tx)
+                .entity(guid)
+                .map_err(|e| StoreError::Backend(e.0))?;
+            Ok(e)
+        })
+    }
+
+    fn audit_log(&self, entity_guid: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT timestamp, user_id, action, event_guid, entity_guid, changes FROM audit
+                 WHERE entity_guid = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([entity_guid], |r| {
+                let changes: String = r.get(5)?;
+                Ok(AuditEntry {
+                    timestamp: r.get(0)?,
+                    user_id: r.get(1)?,
+                    action: r.get(2)?,
+                    event_guid: r.get(3)?,
+                    entity_guid: r.get(4)?,
+                    changes: serde_json::from_str(&changes).unwrap_or_default(),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn event_count(&self) -> Result<u64, StoreError> {
+        self.with(|conn| {
+            Ok(conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+
+    fn begin_run(
+        &self,
+        config_id: &str,
+        adapter_type: &str,
+        adapter_version: &str,
+    ) -> Result<i64, StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO runs (config_id, adapter_type, adapter_version, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
+                params![config_id, adapter_type, adapter_version, now_rfc3339()],
+            )?;
+            Ok(conn.last_insert_rowid())
+        })
+    }
+
+    fn finish_run(&self, r: &RunRecord) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE runs SET finished_at = ?2, status = ?3, pushed = ?4, pulled = ?5, applied = ?6, duplicates = ?7,
+                     quarantined = ?8, retries = ?9, error_class = ?10, message = ?11, remote_refs = ?12, adapter_version = ?13,
+                     duration_ms = ?14, denials = ?15
+                 WHERE id = ?1",
+                params![
+                    r.id,
+                    r.finished_at.clone().unwrap_or_else(now_rfc3339),
+                    r.status.as_str(),
+                    r.pushed as i64,
+                    r.pulled as i64,
+                    r.applied as i64,
+                    r.duplicates as i64,
+                    r.quarantined as i64,
+                    r.retries as i64,
+                    r.error_class.map(ErrorClass::as_str),
+                    r.message,
+                    serde_json::to_string(&r.remote_refs).unwrap_or_else(|_| "[]".into()),
+                    r.adapter_version,
+                    r.duration_ms.map(|d| d as i64),
+                    serde_json::to_string(&r.denials).unwrap_or_else(|_| "[]".into()),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn runs(&self, config_id: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR config_id = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![config_id, limit], row_to_run)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
+        self.with(|conn| {
+            Ok(conn
+                .query_row(
+                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                    [id],
+                    row_to_run,
+                )
+                .optional()?)
+        })
+    }
+
+    fn quarantine(&self, config_id: Option<&str>) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, config_id, phase, event_guid, reason, created_at FROM quarantine
+                 WHERE open = 1 AND (?1 IS NULL OR config_id = ?1 OR config_id IS NULL) ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![config_id], |r| {
+                Ok(QuarantineEntry {
+                    id: r.get(0)?,
+                    config_id: r.get(1)?,
+                    phase: text_enum(r, 2, QuarantinePhase::parse)?,
+                    event_guid: r.get(3)?,
+                    reason: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn retry_quarantined(&self, ids: &[i64], applier: &EventApplier) -> Result<u64, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut done = 0;
+            for id in ids {
+                let row: Option<(Option<String>, QuarantinePhase, Option<i64>)> = tx
+                    .query_row(
+                        "SELECT config_id, phase, seq FROM quarantine WHERE id = ?1 AND open = 1",
+                        [id],
+                        |r| {
+                            Ok((
+                                r.get(0)?,
+                                text_enum(r, 1, QuarantinePhase::parse)?,
+                                r.get(2)?,
+                            ))
+                        },
+                    )
+                    .optional()?;
+                let Some((config, phase, Some(seq))) = row else {
+                    return Err(StoreError::Invalid(format!(
+                        "no open quarantine entry {id}"
+                    )));
+                };
+                if phase == QuarantinePhase::Push {
+                    let config = config.unwrap_or_default();
+                    tx.execute(
+                        "INSERT OR IGNORE INTO push_requeue (config_id, seq) VALUES (?1, ?2)",
+                        params![config, seq],
+                    )?;
+                } else {
+                    let event = tx.query_row(
+                        &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq = ?1"),
+                        [seq],
+                        row_to_pending,
+                    )?;
+                    let origin = match &config {
+                        Some(c) => Origin::Pulled(c),
+                        None => Origin::Local,
+                    };
+                    if !apply_one(&tx, applier, &event.event, seq, origin)? {
+                        // Still failing: apply_one opened a new entry with the new reason.
+                        tx.execute("UPDATE quarantine SET open = 0 WHERE id = ?1", [id])?;
+                        continue;
+                    }
+                }
+                tx.execute("UPDATE quarantine SET open = 0 WHERE id = ?1", [id])?;
+                done += 1;
+            }
+            tx.commit()?;
+            Ok(done)
+        })
+    }
+
+    fn lock_config(&self, config_id: &str, wait: bool) -> Result<SyncLease, StoreError> {
+        let hash = hex::encode(&Sha256::digest(config_id.as_bytes())[..8]);
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(format!(".sync-{hash}.lock"));
+        let file: File = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::Backend(format!("cannot open lock file: {e}")))?;
+        if wait {
+            file.lock()
+                .map_err(|e| StoreError::Backend(format!("cannot lock: {e}")))?;
+        } else {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::AlreadyRunning(config_id.to_string()))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::Backend(format!("cannot lock: {e}")))
+                }
+            }
+        }
+        Ok(SyncLease::new(Box::new(file)))
+    }
+}

@@ -1,0 +1,523 @@
+//! `ExternalSyncManager`: the original product's API (`new` / `initialize` /
+//! `is_initialized` / `synchronize`) over a host-driven sync loop.
+//!
+//! A sync is a push phase (pending local events in batches, the cursor moved only past
+//! confirmed batches) then a pull phase (pages until `has-more` is false, each page applied
+//! with its cursor in one transaction). Errors are classified: transient ones are retried
+//! with exponential backoff and jitter (honouring Retry-After), the others end the run.
+//! Every run is recorded with its counts and a redacted message.
+
+mod run;
+
+use crate::registry::AdapterRegistry;
+use crate::resolve::{resolve, ResolveError};
+use dcsync_applier::EventApplier;
+use dcsync_contract::adapter::{AdapterConfigView, Capability};
+use dcsync_contract::config::{Credentials, ExternalSyncConfig, SyncSettings};
+use dcsync_contract::limits::{Limit, Limits};
+use dcsync_contract::outcome::{ErrorClass, RunStatus};
+use dcsync_engine::AdapterCalls;
+use dcsync_host::secrets::{self, Secrets};
+use dcsync_host::HttpClients;
+use dcsync_store::{blocking, EventStore, RunRecord, StoreError};
+use run::Run;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+use thiserror::Error;
+use tracing::Instrument;
+
+/// Why a sync failed. [`SyncError::class`] is what the run history records.
+#[derive(Debug, Error)]
+pub enum SyncError {
+    /// `synchronize` before a successful `initialize` (the original's message).
+    #[error("Adapter not initialized")]
+    NotInitialized,
+    /// The config cannot be used as it is.
+    #[error("config error: {0}")]
+    Config(String),
+    /// The config does not satisfy its adapter: every problem, field by field.
+    #[error("{0}")]
+    Resolve(#[from] ResolveError),
+    /// The external system refused the credentials.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// A transient failure outlasted the retries.
+    #[error("gave up after {attempts} attempts: {message}")]
+    Transient {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        message: String,
+    },
+    /// The adapter hit a sandbox limit.
+    #[error("adapter exceeded its {0} limit")]
+    Limit(Limit),
+    /// The adapter failed, trapped or answered something unusable.
+    #[error("adapter failed: {0}")]
+    Internal(String),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// What kind of failure this is.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SyncError::NotInitialized | SyncError::Config(_) | SyncError::Resolve(_) => {
+                ErrorClass::Config
+            }
+            SyncError::Unauthorized(_) => ErrorClass::Unauthorized,
+            SyncError::Transient { .. } => ErrorClass::Transient,
+            SyncError::Limit(_) => ErrorClass::Limit,
+            SyncError::Internal(_) => ErrorClass::Internal,
+            SyncError::Store(StoreError::AlreadyRunning(_)) => ErrorClass::Busy,
+            SyncError::Store(_) => ErrorClass::Store,
+        }
+    }
+
+    /// The limit that ended the run, if one did.
+    pub fn limit(&self) -> Option<Limit> {
+        match self {
+            SyncError::Limit(l) => Some(*l),
+            _ => None,
+        }
+    }
+}
+
+/// What a successful sync did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReport {
+    /// The run's id in the run history.
+    pub run_id: i64,
+    /// How it ended.
+    pub status: RunStatus,
+    /// The version of the adapter that served it.
+    pub adapter_version: String,
+    /// Events the external system confirmed.
+    pub pushed: u64,
+    /// Records pulled.
+    pub pulled: u64,
+    /// Pulled events applied.
+    pub applied: u64,
+    /// Pulled events already stored.
+    pub duplicates: u64,
+    /// Events quarantined.
+    pub quarantined: u64,
+    /// Adapter calls retried.
+    pub retries: u64,
+    /// Batches delivered.
+    pub push_batches: u64,
+    /// Pages pulled.
+    pub pull_pages: u64,
+    /// Receiver ids of deliveries (work orders…).
+    pub remote_refs: Vec<String>,
+    /// Requests the host refused to make for the adapter (egress policy), as the adapter saw them.
+    pub denials: Vec<String>,
+    /// How long the run took.
+    pub duration_ms: u64,
+    /// Time inside adapter calls (instantiation, guest code, host calls), microseconds.
+    pub adapter_us: u64,
+    /// Of that, time in host HTTP on the adapter's behalf, microseconds.
+    pub host_http_us: u64,
+}
+
+impl SyncReport {
+    fn new(run_id: i64, adapter_version: String) -> Self {
+        SyncReport {
+            run_id,
+            status: RunStatus::Running,
+            adapter_version,
+            pushed: 0,
+            pulled: 0,
+            applied: 0,
+            duplicates: 0,
+            quarantined: 0,
+            retries: 0,
+            push_batches: 0,
+            pull_pages: 0,
+            remote_refs: Vec::new(),
+            denials: Vec::new(),
+            duration_ms: 0,
+            adapter_us: 0,
+            host_http_us: 0,
+        }
+    }
+}
+
+/// How far a running sync is, reported after each batch and page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// `done` of `total` pending events pushed (delivered or quarantined).
+    Push {
+        /// Events handled so far.
+        done: u64,
+        /// Events pending at the start.
+        total: u64,
+    },
+    /// Events pulled so far (the total is not known in advance).
+    Pull {
+        /// Records pulled so far.
+        pulled: u64,
+    },
+}
+
+/// Called with the progress of a running sync.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Where a manager finds the adapter serving a type, at each sync. The
+/// [`AdapterRegistry`] is the implementation; the benchmarks give a native baseline.
+pub trait AdapterSource: Send + Sync {
+    /// The adapter serving `adapter_type` now.
+    fn adapter(&self, adapter_type: &str) -> Option<Arc<dyn AdapterCalls>>;
+    /// The limits every call gets.
+    fn limits(&self) -> Limits;
+}
+
+impl AdapterSource for AdapterRegistry {
+    fn adapter(&self, adapter_type: &str) -> Option<Arc<dyn AdapterCalls>> {
+        self.get(adapter_type).map(|a| a as Arc<dyn AdapterCalls>)
+    }
+
+    fn limits(&self) -> Limits {
+        self.runtime().limits().clone()
+    }
+}
+
+/// Runs syncs of one config.
+pub struct ExternalSyncManager {
+    store: Arc<dyn EventStore>,
+    applier: Arc<EventApplier>,
+    config: ExternalSyncConfig,
+    adapters: Option<Arc<dyn AdapterSource>>,
+    initialized: bool,
+    wait_for_lock: bool,
+    extra_origins: Vec<String>,
+    clients: Option<HttpClients>,
+    on_progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for ExternalSyncManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalSyncManager")
+            .field("config", &self.config)
+            .field("initialized", &self.initialized)
+            .finish()
+    }
+}
+
+impl ExternalSyncManager {
+    /// A manager for `config`; call [`ExternalSyncManager::initialize`] next.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        applier: Arc<EventApplier>,
+        config: ExternalSyncConfig,
+    ) -> Self {
+        ExternalSyncManager {
+            store,
+            applier,
+            config,
+            adapters: None,
+            initialized: false,
+            wait_for_lock: false,
+            extra_origins: Vec::new(),
+            clients: None,
+            on_progress: None,
+        }
+    }
+
+    /// Call `f` with the progress of each sync (after every batch pushed and page pulled).
+    pub fn on_progress(mut self, f: ProgressFn) -> Self {
+        self.on_progress = Some(f);
+        self
+    }
+
+    fn progress(&self, p: Progress) {
+        if let Some(f) = &self.on_progress {
+            f(p);
+        }
+    }
+
+    /// Use this registry instead of loading the default adapter directory.
+    pub fn with_registry(self, registry: Arc<AdapterRegistry>) -> Self {
+        self.with_adapters(registry)
+    }
+
+    /// Find adapters in `adapters` (a registry, or a benchmark's native baseline).
+    pub fn with_adapters(mut self, adapters: Arc<dyn AdapterSource>) -> Self {
+        self.adapters = Some(adapters);
+        self
+    }
+
+    /// Wait for a running sync of the same config instead of failing.
+    pub fn wait_for_lock(mut self, wait: bool) -> Self {
+        self.wait_for_lock = wait;
+        self
+    }
+
+    /// Use these HTTP clients (e.g. with a custom resolver) instead of the default ones.
+    pub fn with_http_clients(mut self, clients: HttpClients) -> Self {
+        self.clients = Some(clients);
+        self
+    }
+
+    /// Origins the adapter may reach besides the config URL's.
+    pub fn allow_origins(mut self, origins: Vec<String>) -> Self {
+        self.extra_origins = origins;
+        self
+    }
+
+    /// The config this manager syncs.
+    pub fn config(&self) -> &ExternalSyncConfig {
+        &self.config
+    }
+
+    /// Look up the adapter for the config's `type`. An unknown type is not an error: the
+    /// manager stays uninitialized (as in the original product).
+    pub async fn initialize(&mut self) -> Result<(), SyncError> {
+        let adapters = match &self.adapters {
+            Some(a) => a.clone(),
+            None => {
+                let registry = AdapterRegistry::load_default()
+                    .await
+                    .map_err(|e| SyncError::Internal(format!("cannot start the engine: {e:#}")))?;
+                self.adapters = Some(registry.clone());
+                registry
+            }
+        };
+        self.initialized = adapters.adapter(&self.config.adapter_type).is_some();
+        if !self.initialized {
+            tracing::warn!(adapter_type = %self.config.adapter_type, "no adapter for this type; manager stays uninitialized");
+            return Ok(());
+        }
+        if self.clients.is_none() {
+            let clients = HttpClients::new().map_err(|e| SyncError::Internal(e.to_string()))?;
+            self.clients = Some(clients);
+        }
+        Ok(())
+    }
+
+    /// Whether an adapter was found for the config's type.
+    pub fn is_initialized(&self) -> bool {
+        self.initialized
+    }
+
+    /// Run one sync: push, then pull. Fails with `Adapter not initialized` before a
+    /// successful [`ExternalSyncManager::initialize`].
+    pub async fn synchronize(
+        &self,
+        credentials: Option<Credentials>,
+    ) -> Result<SyncReport, SyncError> {
+        let prepared = self.begin(credentials).await?;
+        self.execute(prepared).await
+    }
+
+    /// Take the config's lock and record the run, then sync in the background: the run id
+    /// is known at once, the report comes from the handle.
+    pub async fn spawn_synchronize(
+        self: &Arc<Self>,
+        credentials: Option<Credentials>,
+    ) -> Result<(i64, tokio::task::JoinHandle<Result<SyncReport, SyncError>>), SyncError> {
+        let prepared = self.begin(credentials).await?;
+        let run_id = prepared.run_id;
+        let me = self.clone();
+        Ok((
+            run_id,
+            tokio::spawn(async move { me.execute(prepared).await }),
+        ))
+    }
+
+    /// Everything a run needs before it talks to the adapter; the lock is held from here.
+    async fn begin(&self, credentials: Option<Credentials>) -> Result<Prepared, SyncError> {
+        let (true, Some(adapters)) = (self.initialized, &self.adapters) else {
+            return Err(SyncError::NotInitialized);
+        };
+        // The adapter serving this type now: a hot swap takes effect at the next sync,
+        // and the config is resolved against it (its declared secrets, its required fields).
+        let adapter = adapters.adapter(&self.config.adapter_type).ok_or_else(|| {
+            SyncError::Config(format!(
+                "adapter {:?} is no longer loaded",
+                self.config.adapter_type
+            ))
+        })?;
+        let resolved = resolve(&self.config, adapter.info())?;
+        let id = self.config.id.clone();
+        let wait = self.wait_for_lock;
+        let lease = blocking(&self.store, move |s| s.lock_config(&id, wait)).await?;
+        let (config_id, ty, version) = (
+            self.config.id.clone(),
+            adapter.info().adapter_type.clone(),
+            adapter.info().version.clone(),
+        );
+        let run_id = blocking(&self.store, move |s| s.begin_run(&config_id, &ty, &version)).await?;
+        Ok(Prepared {
+            limits: adapters.limits(),
+            secrets: secrets_of(&resolved.config, credentials.as_ref()),
+            view: adapter_view(&resolved.config, credentials.is_some()),
+            adapter,
+            settings: resolved.settings,
+            run_id,
+            _lease: lease,
+        })
+    }
+
+    /// The run itself, recorded in the run history and the metrics whatever its outcome.
+    async fn execute(&self, p: Prepared) -> Result<SyncReport, SyncError> {
+        let info = p.adapter.info().clone();
+        let span = tracing::info_span!("sync", config = %self.config.id, adapter = %info.adapter_type, version = %info.version, run_id = p.run_id);
+        let started = Instant::now();
+        let mut run = Run {
+            manager: self,
+            adapter: p.adapter.as_ref(),
+            limits: p.limits,
+            settings: p.settings,
+            secrets: p.secrets,
+            view: p.view,
+            report: SyncReport::new(p.run_id, info.version.clone()),
+        };
+        let result = async {
+            tracing::info!("sync started");
+            if run.adapter.has_capability(&Capability::CustomSync) {
+                run.custom_sync().await
+            } else {
+                run.host_driven().await
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        let mut report = run.report;
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        report.status = if result.is_ok() {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Failed
+        };
+        let result = result.map_err(|e| redact_error(e, &run.secrets));
+        let record = RunRecord {
+            id: p.run_id,
+            config_id: self.config.id.clone(),
+            adapter_type: info.adapter_type.clone(),
+            adapter_version: info.version.clone(),
+            started_at: String::new(),
+            finished_at: None,
+            status: report.status,
+            pushed: report.pushed,
+            pulled: report.pulled,
+            applied: report.applied,
+            duplicates: report.duplicates,
+            quarantined: report.quarantined,
+            retries: report.retries,
+            duration_ms: Some(report.duration_ms),
+            error_class: result.as_ref().err().map(SyncError::class),
+            message: result.as_ref().err().map(|e| e.to_string()),
+            remote_refs: report.remote_refs.clone(),
+            denials: report.denials.clone(),
+        };
+        blocking(&self.store, move |s| s.finish_run(&record)).await?;
+        self.count(&report, result.as_ref().err());
+        let _entered = span.enter();
+        match result {
+            Ok(()) => {
+                tracing::info!(
+                    pushed = report.pushed,
+                    pulled = report.pulled,
+                    applied = report.applied,
+                    quarantined = report.quarantined,
+                    "sync finished"
+                );
+                Ok(report)
+            }
+            Err(e) => {
+                tracing::warn!(class = %e.class(), error = %e, "sync failed");
+                Err(e)
+            }
+        }
+    }
+
+    fn count(&self, r: &SyncReport, error: Option<&SyncError>) {
+        use crate::metrics::count;
+        let config = [("config", self.config.id.as_str())];
+        let outcome = error.map_or("succeeded", |e| e.class().as_str());
+        count(
+            "dcsync_syncs_total",
+            &[("config", self.config.id.as_str()), ("outcome", outcome)],
+            1,
+        );
+        count("dcsync_events_pushed_total", &config, r.pushed);
+        count("dcsync_events_pulled_total", &config, r.pulled);
+        count("dcsync_events_applied_total", &config, r.applied);
+        count("dcsync_events_quarantined_total", &config, r.quarantined);
+        count("dcsync_retries_total", &config, r.retries);
+    }
+}
+
+/// The secret values of one run: the config's secret fields, and the sync's credentials.
+fn secrets_of(config: &ExternalSyncConfig, credentials: Option<&Credentials>) -> Secrets {
+    let mut s = Secrets::default();
+    for (name, value) in config.secrets() {
+        s.insert(name, value);
+    }
+    if let Some(c) = credentials {
+        s.insert("credentials.username", c.username.clone());
+        s.insert("credentials.password", c.password());
+    }
+    s
+}
+
+/// The config as the adapter sees it: secret values replaced by references.
+fn adapter_view(config: &ExternalSyncConfig, has_credentials: bool) -> AdapterConfigView {
+    let mut secret_names = Vec::new();
+    let extra_fields = config
+        .extra_fields
+        .iter()
+        .map(|f| {
+            let value = if config.is_secret(&f.name) {
+                secret_names.push(f.name.clone());
+                secrets::reference(&f.name)
+            } else {
+                f.value().to_string()
+            };
+            (f.name.clone(), value)
+        })
+        .collect();
+    if has_credentials {
+        secret_names.extend([
+            "credentials.username".to_string(),
+            "credentials.password".to_string(),
+        ]);
+    }
+    AdapterConfigView {
+        id: config.id.clone(),
+        adapter_type: config.adapter_type.clone(),
+        url: config.url.clone(),
+        auth: config.auth.clone(),
+        extra_fields,
+        secret_names,
+    }
+}
+
+/// A run that holds its config's lock and has its id, ready to talk to the adapter.
+struct Prepared {
+    adapter: Arc<dyn AdapterCalls>,
+    limits: Limits,
+    settings: SyncSettings,
+    secrets: Secrets,
+    view: AdapterConfigView,
+    run_id: i64,
+    _lease: dcsync_store::SyncLease,
+}
+
+fn redact_error(e: SyncError, secrets: &Secrets) -> SyncError {
+    match e {
+        SyncError::Config(m) => SyncError::Config(secrets.scrub(&m)),
+        SyncError::Unauthorized(m) => SyncError::Unauthorized(secrets.scrub(&m)),
+        SyncError::Transient { attempts, message } => SyncError::Transient {
+            attempts,
+            message: secrets.scrub(&message),
+        },
+        SyncError::Internal(m) => SyncError::Internal(secrets.scrub(&m)),
+        other => other,
+    }
+}

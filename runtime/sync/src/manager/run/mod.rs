@@ -1,0 +1,201 @@
+//! One sync run: the host-driven loop (push phase, pull phase) with retries, or a
+//! `custom-sync` adapter's own loop, and the accounting of what it did.
+
+mod backoff;
+mod pull;
+mod push;
+
+use super::{SyncError, SyncReport};
+use crate::metrics;
+use dcsync_contract::adapter::{AdapterConfigView, AdapterError, Capability, Rejection};
+use dcsync_contract::config::SyncSettings;
+use dcsync_contract::limits::Limits;
+use dcsync_engine::{AdapterCalls, CallError, CallOutcome};
+use dcsync_host::{CallContext, HttpPolicy, Secrets, StoreAccess};
+use std::time::Duration;
+use tracing::Instrument;
+
+/// What a failed adapter call means for the run.
+enum Failure {
+    /// Records refused: quarantine them, resend the rest.
+    Rejected(Vec<Rejection>),
+    Fatal(SyncError),
+}
+
+/// One run in progress.
+pub(super) struct Run<'m> {
+    pub(super) manager: &'m super::ExternalSyncManager,
+    pub(super) adapter: &'m dyn AdapterCalls,
+    pub(super) limits: Limits,
+    pub(super) settings: SyncSettings,
+    pub(super) secrets: Secrets,
+    pub(super) view: AdapterConfigView,
+    pub(super) report: SyncReport,
+}
+
+impl Run<'_> {
+    fn context(&self, with_store: bool) -> CallContext {
+        let m = self.manager;
+        let limits = &self.limits;
+        let policy = match &m.clients {
+            Some(clients) => HttpPolicy::for_config(
+                clients,
+                &m.config.url,
+                &m.extra_origins,
+                Duration::from_millis(self.settings.timeout_ms),
+                limits,
+            ),
+            None => HttpPolicy::offline(limits),
+        };
+        let store = with_store.then(|| StoreAccess {
+            store: m.store.clone(),
+            applier: m.applier.clone(),
+        });
+        CallContext::new(
+            &m.config.id,
+            &m.config.adapter_type,
+            self.secrets.clone(),
+            policy,
+            store,
+            limits,
+        )
+    }
+
+    /// Call the adapter until it answers or a non-transient error, with backoff.
+    async fn retrying<T, F, Fut>(&mut self, what: &'static str, mut call: F) -> Result<T, Failure>
+    where
+        F: FnMut(CallContext) -> Fut,
+        Fut: std::future::Future<Output = CallOutcome<T>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let span = tracing::info_span!("adapter_call", function = what, attempt);
+            let outcome = call(self.context(false)).instrument(span).await;
+            self.account(what, &outcome);
+            let (delay, message) = match outcome.result {
+                Ok(v) => return Ok(v),
+                Err(CallError::Adapter(AdapterError::Transient {
+                    retry_after_ms,
+                    message,
+                })) => (retry_after_ms.map(Duration::from_millis), message),
+                Err(CallError::Setup(m)) => (None, m),
+                Err(CallError::Adapter(AdapterError::Rejected(r))) => {
+                    return Err(Failure::Rejected(r))
+                }
+                Err(e) => return Err(Failure::Fatal(fatal(e))),
+            };
+            if attempt > self.settings.retry_attempts {
+                return Err(Failure::Fatal(SyncError::Transient {
+                    attempts: attempt,
+                    message,
+                }));
+            }
+            let wait = backoff::wait(attempt, delay);
+            tracing::info!(config = %self.manager.config.id, what, attempt, wait_ms = wait.as_millis() as u64, reason = %self.secrets.scrub(&message), "transient failure; retrying");
+            self.report.retries += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    pub(super) async fn host_driven(&mut self) -> Result<(), SyncError> {
+        if self.adapter.has_capability(&Capability::Push) {
+            self.push_phase().await?;
+        }
+        if self.adapter.has_capability(&Capability::Pull) {
+            self.pull_phase().await?;
+        }
+        Ok(())
+    }
+
+    /// Count what one adapter call cost and saw: time, host HTTP time, metrics, denials.
+    fn account<T>(&mut self, function: &'static str, outcome: &CallOutcome<T>) {
+        let adapter = self.manager.config.adapter_type.as_str();
+        self.report.adapter_us += outcome.stats.duration.as_micros() as u64;
+        metrics::adapter_call(
+            adapter,
+            function,
+            outcome.stats.duration,
+            outcome.stats.fuel_used,
+        );
+        if let Err(CallError::Limit(limit)) = &outcome.result {
+            metrics::count(
+                "dcsync_limit_breaches_total",
+                &[("adapter", adapter), ("limit", limit.as_str())],
+                1,
+            );
+        }
+        if let Some(ctx) = &outcome.context {
+            self.report.host_http_us += ctx.http_time.as_micros() as u64;
+            metrics::count(
+                "dcsync_adapter_log_lines_dropped_total",
+                &[("adapter", adapter)],
+                ctx.logs_dropped,
+            );
+            for d in &ctx.denials {
+                tracing::warn!(config = %self.manager.config.id, denial = %d, "adapter request denied");
+                self.report.denials.push(self.secrets.scrub(d));
+            }
+        }
+    }
+
+    fn rejection(&self, r: Rejection) -> Rejection {
+        Rejection {
+            guid: r.guid,
+            reason: self.secrets.scrub(&r.reason),
+        }
+    }
+
+    pub(super) async fn custom_sync(&mut self) -> Result<(), SyncError> {
+        let outcome = self.adapter.sync(self.context(true), &self.view).await;
+        self.account("sync", &outcome);
+        if let Some(ctx) = &outcome.context {
+            self.report
+                .remote_refs
+                .extend(ctx.remote_refs.iter().cloned());
+        }
+        match outcome.result {
+            Ok(r) => {
+                self.report.pushed = r.pushed;
+                self.report.pulled = r.pulled;
+                self.report.applied = r.applied;
+                self.report.duplicates = r.duplicates;
+                self.report.quarantined = r.quarantined;
+                self.report
+                    .remote_refs
+                    .extend(r.remote_refs.iter().map(|s| self.secrets.scrub(s)));
+                Ok(())
+            }
+            Err(CallError::Adapter(AdapterError::Transient { message, .. })) => {
+                Err(SyncError::Transient {
+                    attempts: 1,
+                    message,
+                })
+            }
+            Err(CallError::Adapter(AdapterError::Rejected(_))) => {
+                Err(SyncError::Internal("sync answered `rejected`".into()))
+            }
+            Err(e) => Err(fatal(e)),
+        }
+    }
+}
+
+/// A call failure that ends the run.
+fn fatal(e: CallError) -> SyncError {
+    match e {
+        CallError::Adapter(AdapterError::Config(m)) => SyncError::Config(m),
+        CallError::Adapter(AdapterError::Unauthorized(m)) => SyncError::Unauthorized(m),
+        CallError::Adapter(AdapterError::Internal(m)) => SyncError::Internal(m),
+        CallError::Adapter(AdapterError::Transient { message, .. }) => SyncError::Transient {
+            attempts: 1,
+            message,
+        },
+        CallError::Adapter(AdapterError::Rejected(r)) => SyncError::Internal(format!(
+            "{} record(s) rejected where no rejection is possible",
+            r.len()
+        )),
+        CallError::Limit(l) => SyncError::Limit(l),
+        CallError::Trap(m) => SyncError::Internal(format!("adapter trapped: {m}")),
+        CallError::Setup(m) => SyncError::Internal(format!("cannot run adapter: {m}")),
+    }
+}

@@ -1,0 +1,128 @@
+//! [`SyncService`]: what every surface shares to run syncs — the store, the adapters, the
+//! HTTP clients and the operator's settings — so the CLI, the daemon, the HTTP API and an
+//! embedding program build managers and check configs the same way.
+
+use crate::manager::{ExternalSyncManager, SyncError};
+use crate::registry::AdapterRegistry;
+use crate::resolve::{resolve, FieldProblem, ResolveError, ResolvedConfig};
+use crate::settings::RuntimeSettings;
+use dcsync_applier::EventApplier;
+use dcsync_contract::config::ExternalSyncConfig;
+use dcsync_host::HttpClients;
+use dcsync_store::EventStore;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The store, adapters, HTTP clients and settings syncs run with.
+pub struct SyncService {
+    /// The event store.
+    pub store: Arc<dyn EventStore>,
+    /// The loaded adapters.
+    pub registry: Arc<AdapterRegistry>,
+    /// How events are applied.
+    pub applier: Arc<EventApplier>,
+    clients: HttpClients,
+    allow: BTreeMap<String, Vec<String>>,
+}
+
+impl std::fmt::Debug for SyncService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncService")
+            .field("registry", &self.registry)
+            .finish()
+    }
+}
+
+/// Why a config cannot be used, before any sync.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// No adapter serves its type.
+    #[error("no adapter for type {adapter_type:?} (loaded: {loaded})")]
+    NoAdapter {
+        /// The config's type.
+        adapter_type: String,
+        /// What is loaded, comma-separated.
+        loaded: String,
+    },
+    /// The adapter is there; the config does not satisfy it.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+}
+
+impl CheckError {
+    /// Every problem, each naming its field (`type` when no adapter serves it).
+    pub fn problems(&self) -> Vec<FieldProblem> {
+        match self {
+            CheckError::NoAdapter { .. } => vec![FieldProblem {
+                field: "type".into(),
+                message: self.to_string(),
+            }],
+            CheckError::Resolve(e) => e.problems.clone(),
+        }
+    }
+}
+
+impl SyncService {
+    /// A service over `store` and `registry`, with the operator's `settings` (allowed
+    /// origins per adapter type).
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        registry: Arc<AdapterRegistry>,
+        settings: &RuntimeSettings,
+    ) -> Result<Self, SyncError> {
+        let clients = HttpClients::new()
+            .map_err(|e| SyncError::Internal(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self::with_clients(store, registry, settings, clients))
+    }
+
+    /// [`SyncService::new`] with these HTTP clients (a test's resolver).
+    pub fn with_clients(
+        store: Arc<dyn EventStore>,
+        registry: Arc<AdapterRegistry>,
+        settings: &RuntimeSettings,
+        clients: HttpClients,
+    ) -> Self {
+        SyncService {
+            store,
+            registry,
+            applier: Arc::new(EventApplier::new()),
+            clients,
+            allow: settings.allow.clone(),
+        }
+    }
+
+    /// Check `config` against the adapter serving its type now.
+    pub fn check(&self, config: &ExternalSyncConfig) -> Result<ResolvedConfig, CheckError> {
+        let adapter =
+            self.registry
+                .get(&config.adapter_type)
+                .ok_or_else(|| CheckError::NoAdapter {
+                    adapter_type: config.adapter_type.clone(),
+                    loaded: self.registry.types().join(", "),
+                })?;
+        Ok(resolve(config, &adapter.info)?)
+    }
+
+    /// A manager for `config` (not yet initialized).
+    pub fn manager(&self, config: ExternalSyncConfig) -> ExternalSyncManager {
+        let origins = self
+            .allow
+            .get(&config.adapter_type)
+            .cloned()
+            .unwrap_or_default();
+        ExternalSyncManager::new(self.store.clone(), self.applier.clone(), config)
+            .with_registry(self.registry.clone())
+            .with_http_clients(self.clients.clone())
+            .allow_origins(origins)
+    }
+
+    /// An initialized manager for `config` (uninitialized when no adapter serves it).
+    pub async fn initialized_manager(
+        &self,
+        config: ExternalSyncConfig,
+    ) -> Result<Arc<ExternalSyncManager>, SyncError> {
+        let mut m = self.manager(config);
+        m.initialize().await?;
+        Ok(Arc::new(m))
+    }
+}

@@ -1,0 +1,106 @@
+//! What `status`, `adapters` and the API show, built once for every surface.
+
+use crate::registry::AdapterRegistry;
+use dcsync_contract::adapter::{Capability, FieldSpec};
+use dcsync_store::{EventStore, RunRecord, StoreError};
+use serde::Serialize;
+
+/// A config's sync state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigStatus {
+    /// The config.
+    pub config_id: String,
+    /// Sequence number of the last event confirmed delivered.
+    pub push_cursor: i64,
+    /// The adapter's cursor after the last applied page.
+    pub pull_cursor: Option<String>,
+    /// Events waiting to be pushed.
+    pub pending: u64,
+    /// Open quarantine entries of the config.
+    pub quarantined: usize,
+    /// The newest run.
+    pub last_run: Option<RunRecord>,
+}
+
+/// The sync state of `config_id` in `store`.
+pub fn config_status(store: &dyn EventStore, config_id: &str) -> Result<ConfigStatus, StoreError> {
+    let cursors = store.cursors(config_id)?;
+    Ok(ConfigStatus {
+        config_id: config_id.to_string(),
+        push_cursor: cursors.push,
+        pull_cursor: cursors.pull,
+        pending: store.pending_count(config_id)?,
+        quarantined: store.quarantine(Some(config_id))?.len(),
+        last_run: store.runs(Some(config_id), 1)?.into_iter().next(),
+    })
+}
+
+/// One file of the adapter directory: loaded, or refused with the reason.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum AdapterEntry {
+    /// Serving its type.
+    #[serde(rename = "loaded", rename_all = "camelCase")]
+    Loaded {
+        /// The config type it serves.
+        #[serde(rename = "type")]
+        adapter_type: String,
+        /// Human-readable name.
+        name: String,
+        /// Its version.
+        version: String,
+        /// The WIT version it was built against.
+        wit_version: String,
+        /// What it can do.
+        capabilities: Vec<Capability>,
+        /// The fields it declares.
+        config_fields: Vec<FieldSpec>,
+        /// SHA-256 of the file.
+        sha256: String,
+        /// The file.
+        file: String,
+        /// When it was loaded.
+        loaded_at: String,
+        /// How long loading took.
+        load_ms: u64,
+        /// Whether its compiled code came from the cache.
+        from_cache: bool,
+    },
+    /// Not loaded.
+    #[serde(rename = "refused")]
+    Refused {
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Every loaded adapter, then every refused file.
+pub fn adapter_entries(registry: &AdapterRegistry) -> Vec<AdapterEntry> {
+    let loaded = registry
+        .adapters()
+        .into_iter()
+        .map(|a| AdapterEntry::Loaded {
+            adapter_type: a.info.adapter_type.clone(),
+            name: a.info.name.clone(),
+            version: a.info.version.clone(),
+            wit_version: a.wit_version.clone(),
+            capabilities: a.info.capabilities.clone(),
+            config_fields: a.info.config_fields.clone(),
+            sha256: a.sha256.clone(),
+            file: a.path.display().to_string(),
+            loaded_at: a.loaded_at.clone(),
+            load_ms: a.load_ms,
+            from_cache: a.from_cache,
+        });
+    let refused = registry
+        .problems()
+        .into_iter()
+        .map(|p| AdapterEntry::Refused {
+            file: p.path.display().to_string(),
+            reason: p.reason,
+        });
+    loaded.chain(refused).collect()
+}
