@@ -2,57 +2,23 @@
 //!
 //! Push: `POST {url}` with `{"events": [...], "batchId": "..."}`. The server answers 2xx,
 //! optionally with `{"rejected": [{"guid", "reason"}]}` for events it refuses.
-//! Pull: `GET {url}?since=<cursor>&limit=<n>`, answered with
+//! Pull: `GET {url}?limit=<n>&since=<cursor>`, answered with
 //! `{"events": [...], "next": "<cursor>" | null, "hasMore": bool}`.
-//! Auth: with `"auth": "basic"`, the credentials given to the sync, else the `username`
-//! and secret `password` extra fields. Extra fields named `header.<Name>` become headers.
+//! Auth (`Request::with_config`): with `"auth": "basic"`, the credentials given to the
+//! sync, else the `username` and secret `password` extra fields; extra fields named
+//! `header.<Name>` become headers.
 //!
-//! The adapter never sees a secret: `Config::secret_ref` gives a reference the host fills
-//! in when it sends the request, and only to the config's own origin.
+//! The adapter never sees a secret: it holds references the host fills in when it sends
+//! the request, and only to the config's own origin.
 
-use datacollect_adapter_sdk::http::{encode_query, Request};
-use datacollect_adapter_sdk::{
-    batch_id, export_adapter, Adapter, AdapterInfo, Config, Event, PullPage, PushOutcome,
-    Rejection, SyncError,
-};
-use serde::Deserialize;
-use serde_json::json;
+use datacollect_adapter_sdk::prelude::*;
 
 struct CustomAdapter;
-
-/// Auth and custom headers, the same for every request.
-fn prepare(config: &Config, mut req: Request) -> Request {
-    for (name, value) in &config.extra_fields {
-        if let Some(header) = name.strip_prefix("header.") {
-            req = req.header(header, value.clone()); // a secret header is a reference here
-        }
-    }
-    if config.auth.as_deref() == Some("basic") {
-        req = if config.has_secret("credentials.password") {
-            req.basic_auth(
-                Config::secret_ref("credentials.username"),
-                Config::secret_ref("credentials.password"),
-            )
-        } else {
-            req.basic_auth(
-                config.extra("username").unwrap_or_default(),
-                Config::secret_ref("password"),
-            )
-        };
-    }
-    req
-}
 
 #[derive(Deserialize, Default)]
 struct PushAnswer {
     #[serde(default)]
-    rejected: Vec<Refused>,
-}
-
-#[derive(Deserialize)]
-struct Refused {
-    guid: String,
-    reason: String,
+    rejected: Vec<Rejection>,
 }
 
 #[derive(Deserialize)]
@@ -71,57 +37,33 @@ impl Adapter for CustomAdapter {
             "Generic webhook",
             env!("CARGO_PKG_VERSION"),
         )
-        .field(
+        .field(FieldSpec::new(
             "username",
-            false,
-            false,
-            "Basic-auth user (when auth is basic and no credentials are given)",
-        )
-        .field("password", false, true, "Basic-auth password")
-        .field(
+            "Basic-auth user, when no credentials are given",
+        ))
+        .field(FieldSpec::new("password", "Basic-auth password").secret())
+        .field(FieldSpec::new(
             "header.<Name>",
-            false,
-            false,
             "Any number of extra request headers",
-        )
+        ))
     }
 
     fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError> {
         let body = json!({ "events": events, "batchId": batch_id(&events) });
-        let resp = prepare(config, Request::post(&config.url))
+        let resp = Request::post(&config.url)
+            .with_config(config)
             .json(&body)?
-            .send()?
-            .error_for_status()?;
-        // An empty 2xx body means every event was accepted.
-        let answer: PushAnswer = if resp.body.is_empty() {
-            PushAnswer::default()
-        } else {
-            resp.json()?
-        };
-        let rejected: Vec<Rejection> = answer
-            .rejected
-            .into_iter()
-            .map(|r| Rejection {
-                guid: r.guid,
-                reason: r.reason,
-            })
-            .collect();
-        Ok(PushOutcome {
-            accepted: (events.len() - rejected.len()) as u32,
-            rejected,
-            remote_ref: None,
-        })
+            .send()?;
+        let answer: PushAnswer = resp.error_for_status()?.json_or_default()?;
+        Ok(PushOutcome::with_rejections(&events, answer.rejected))
     }
 
     fn pull(config: &Config, cursor: Option<String>, limit: u32) -> Result<PullPage, SyncError> {
-        let mut url = format!("{}?limit={limit}", config.url);
+        let mut req = Request::get(&config.url).query("limit", limit.to_string());
         if let Some(c) = &cursor {
-            url.push_str(&format!("&since={}", encode_query(c)));
+            req = req.query("since", c);
         }
-        let answer: PullAnswer = prepare(config, Request::get(url))
-            .send()?
-            .error_for_status()?
-            .json()?;
+        let answer: PullAnswer = req.with_config(config).send()?.error_for_status()?.json()?;
         Ok(PullPage {
             events: answer.events,
             next_cursor: answer.next.or(cursor),

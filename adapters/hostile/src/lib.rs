@@ -5,7 +5,8 @@
 use datacollect_adapter_sdk::host::{log, Level};
 use datacollect_adapter_sdk::http::Request;
 use datacollect_adapter_sdk::{
-    export_adapter, Adapter, AdapterInfo, Config, Event, PullPage, PushOutcome, SyncError,
+    export_adapter, Adapter, AdapterInfo, Config, Event, FieldSpec, PullPage, PushOutcome,
+    SyncError,
 };
 
 struct Hostile;
@@ -27,12 +28,8 @@ fn recurse(n: u64) -> u64 {
 
 impl Adapter for Hostile {
     fn describe() -> AdapterInfo {
-        AdapterInfo::new("hostile", "Hostile test adapter", env!("CARGO_PKG_VERSION")).field(
-            "apiKey",
-            false,
-            true,
-            "a secret to try to steal",
-        )
+        AdapterInfo::new("hostile", "Hostile test adapter", env!("CARGO_PKG_VERSION"))
+            .field(FieldSpec::new("apiKey", "a secret to try to steal").secret())
     }
 
     fn push(config: &Config, _events: Vec<Event>) -> Result<PushOutcome, SyncError> {

@@ -23,13 +23,7 @@ struct PushBody<'a> {
 #[derive(Deserialize)]
 struct PushAnswer {
     #[serde(default)]
-    rejected: Vec<RejectedRecord>,
-}
-
-#[derive(Deserialize)]
-struct RejectedRecord {
-    guid: String,
-    reason: String,
+    rejected: Vec<Rejection>,
 }
 
 #[derive(Deserialize)]
@@ -57,19 +51,7 @@ impl Adapter for MockSyncServer {
             .send()?
             .error_for_status()?
             .json()?;
-        let rejected: Vec<Rejection> = answer
-            .rejected
-            .into_iter()
-            .map(|r| Rejection {
-                guid: r.guid,
-                reason: r.reason,
-            })
-            .collect();
-        Ok(PushOutcome {
-            accepted: (events.len() - rejected.len().min(events.len())) as u32,
-            rejected,
-            remote_ref: None,
-        })
+        Ok(PushOutcome::with_rejections(&events, answer.rejected))
     }
 
     fn pull(config: &Config, cursor: Option<String>, limit: u32) -> Result<PullPage, SyncError> {

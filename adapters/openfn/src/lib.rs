@@ -9,8 +9,8 @@
 
 use datacollect_adapter_sdk::http::{encode_query, Request, Response};
 use datacollect_adapter_sdk::{
-    batch_id, export_adapter, Adapter, AdapterInfo, Config, Data, Event, PullPage, PushOutcome,
-    Rejection, SyncError, SyncLevel,
+    batch_id, export_adapter, Adapter, AdapterInfo, Config, Data, Event, FieldSpec, PullPage,
+    PushOutcome, Rejection, SyncError, SyncLevel,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -186,52 +186,37 @@ impl Adapter for OpenFn {
             env!("CARGO_PKG_VERSION"),
         )
         .field(
-            "apiKey",
-            false,
-            true,
-            "API key of the webhook trigger, sent as x-api-key",
+            FieldSpec::new(
+                "apiKey",
+                "API key of the webhook trigger, sent as x-api-key",
+            )
+            .secret(),
         )
-        .field(
+        .field(FieldSpec::new(
             "username",
-            false,
-            false,
             "Basic-auth user, when auth is basic",
-        )
-        .field(
-            "password",
-            false,
-            true,
-            "Basic-auth password, when auth is basic",
-        )
-        .field(
+        ))
+        .field(FieldSpec::new("password", "Basic-auth password, when auth is basic").secret())
+        .field(FieldSpec::new(
             "workflowId",
-            false,
-            false,
             "The workflow the trigger starts (informational)",
-        )
-        .field_with_default(
-            "maxBatchBytes",
-            "9000000",
-            "Largest request body in bytes (OpenFn refuses over 10 MB)",
-        )
+        ))
         .field(
+            FieldSpec::new(
+                "maxBatchBytes",
+                "Largest request body in bytes (OpenFn refuses over 10 MB)",
+            )
+            .default_value("9000000"),
+        )
+        .field(FieldSpec::new(
             "collectionName",
-            false,
-            false,
             "Collection to pull records from (no pull without it)",
-        )
-        .field(
-            "collectionsToken",
-            false,
-            true,
-            "Personal access token for Collections",
-        )
-        .field(
+        ))
+        .field(FieldSpec::new("collectionsToken", "Personal access token for Collections").secret())
+        .field(FieldSpec::new(
             "collectionsUrl",
-            false,
-            false,
             "Base URL of the Lightning instance for Collections (default: the url's origin)",
-        )
+        ))
     }
 
     fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError> {

@@ -10,8 +10,8 @@
 
 use datacollect_adapter_sdk::http::Request;
 use datacollect_adapter_sdk::{
-    export_adapter, stable_id, Adapter, AdapterInfo, Config, Data, Event, PullPage, PushOutcome,
-    Rejection, SyncError, SyncLevel,
+    export_adapter, stable_id, Adapter, AdapterInfo, Config, Data, Event, FieldSpec, PullPage,
+    PushOutcome, Rejection, SyncError, SyncLevel,
 };
 use serde_json::{json, Value};
 
@@ -305,14 +305,12 @@ impl Adapter for OpenSpp {
             "OpenSPP (Odoo JSON-RPC)",
             env!("CARGO_PKG_VERSION"),
         )
-        .field("database", true, false, "Odoo database name")
-        .field(
+        .field(FieldSpec::new("database", "Odoo database name").required())
+        .field(FieldSpec::new(
             "username",
-            false,
-            false,
             "Login of the sync user (or pass credentials to the sync)",
-        )
-        .field("password", false, true, "Password of the sync user")
+        ))
+        .field(FieldSpec::new("password", "Password of the sync user").secret())
     }
 
     fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError> {

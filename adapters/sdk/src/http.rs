@@ -57,6 +57,18 @@ impl Request {
         Ok(self.header("content-type", "application/json"))
     }
 
+    /// Add a query parameter (percent-encoded) to the URL.
+    pub fn query(mut self, name: &str, value: impl AsRef<str>) -> Self {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        self.url = format!(
+            "{}{sep}{}={}",
+            self.url,
+            encode_query(name),
+            encode_query(value.as_ref())
+        );
+        self
+    }
+
     /// A raw body.
     pub fn body(mut self, body: Vec<u8>) -> Self {
         self.body = Some(body);
@@ -67,6 +79,29 @@ impl Request {
     pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
         self.basic_auth = Some((username.into(), password.into()));
         self
+    }
+
+    /// What the config says about every request: extra fields named `header.<Name>` as
+    /// headers (a secret one as its reference), and with `"auth": "basic"` basic auth from
+    /// the sync's credentials, else from the `username` field and the secret `password`.
+    pub fn with_config(mut self, config: &crate::Config) -> Self {
+        for (name, value) in &config.extra_fields {
+            if let Some(header) = name.strip_prefix("header.") {
+                self = self.header(header, value.clone());
+            }
+        }
+        if config.auth.as_deref() != Some("basic") {
+            return self;
+        }
+        if config.has_secret("credentials.password") {
+            self.basic_auth(
+                crate::Config::secret_ref("credentials.username"),
+                crate::Config::secret_ref("credentials.password"),
+            )
+        } else {
+            let user = config.extra("username").unwrap_or_default().to_string();
+            self.basic_auth(user, crate::Config::secret_ref("password"))
+        }
     }
 
     /// Ask for a shorter timeout than the host's (the host's limit still applies).
@@ -142,6 +177,15 @@ impl Response {
                 self.status
             ))
         })
+    }
+
+    /// The body parsed as JSON, or `T::default()` when the body is empty (a 204, or a
+    /// 200 with nothing to say).
+    pub fn json_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, SyncError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        self.json()
     }
 
     /// `Retry-After` in milliseconds, when given in seconds.

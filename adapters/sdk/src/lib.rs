@@ -27,6 +27,17 @@ pub use model::{
     Rejection, SyncError, SyncLevel, SyncReport,
 };
 
+/// What almost every adapter uses, in one `use`.
+pub mod prelude {
+    pub use crate::http::{encode_query, Request, Response};
+    pub use crate::{
+        batch_id, export_adapter, stable_id, Adapter, AdapterInfo, Config, Data, Event, FieldSpec,
+        PullPage, PushOutcome, Rejection, SyncError, SyncLevel, SyncReport,
+    };
+    pub use serde::{Deserialize, Serialize};
+    pub use serde_json::json;
+}
+
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({

@@ -136,18 +136,25 @@ impl Config {
     }
 }
 
-/// One record the external system refused.
-#[derive(Clone, Debug, PartialEq)]
+/// One record the external system refused, in the shape most receivers answer with
+/// (`{"guid": …, "reason": …}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
+    /// The refused event's guid.
     pub guid: String,
+    /// Why, in the receiver's words.
+    #[serde(default)]
     pub reason: String,
 }
 
 /// What the external system did with a batch.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PushOutcome {
+    /// How many events of the batch it accepted.
     pub accepted: u32,
+    /// The events it refused (the host quarantines them).
     pub rejected: Vec<Rejection>,
+    /// The receiver's id for this delivery (work order, job id…).
     pub remote_ref: Option<String>,
 }
 
@@ -157,6 +164,22 @@ impl PushOutcome {
         PushOutcome {
             accepted: count as u32,
             ..Default::default()
+        }
+    }
+
+    /// The batch `events` with the receiver's `rejected` refused and the rest accepted.
+    /// Rejections of guids that are not in the batch, and repeats, are dropped: a receiver
+    /// that over-reports cannot make the count go wrong.
+    pub fn with_rejections(events: &[Event], rejected: Vec<Rejection>) -> Self {
+        let mut seen = std::collections::HashSet::new();
+        let rejected: Vec<Rejection> = rejected
+            .into_iter()
+            .filter(|r| events.iter().any(|e| e.guid == r.guid) && seen.insert(r.guid.clone()))
+            .collect();
+        PushOutcome {
+            accepted: (events.len() - rejected.len()) as u32,
+            rejected,
+            remote_ref: None,
         }
     }
 }
@@ -207,14 +230,51 @@ impl SyncError {
     }
 }
 
-/// One config field the adapter understands, for validation before any sync.
+/// One config field the adapter understands, for validation before any sync. Built as
+/// `FieldSpec::new("apiKey", "The API key").required().secret()`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldSpec {
+    /// The extra field's name.
     pub name: String,
+    /// A config without it (and without a default) is refused before any request.
     pub required: bool,
+    /// The host never shows, logs or hands over its value; the adapter gets a reference.
     pub secret: bool,
+    /// The value used when the field is absent.
     pub default: Option<String>,
+    /// Help text for an operator (shown by `dcsync check` and the admin page).
     pub description: String,
+}
+
+impl FieldSpec {
+    /// An optional, non-secret field.
+    pub fn new(name: &str, description: &str) -> Self {
+        FieldSpec {
+            name: name.into(),
+            required: false,
+            secret: false,
+            default: None,
+            description: description.into(),
+        }
+    }
+
+    /// The config must have it.
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// Its value is a secret.
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
+    /// The value when the config leaves it out.
+    pub fn default_value(mut self, value: &str) -> Self {
+        self.default = Some(value.into());
+        self
+    }
 }
 
 /// Who the adapter is.
@@ -240,26 +300,8 @@ impl AdapterInfo {
     }
 
     /// Declare a config field.
-    pub fn field(mut self, name: &str, required: bool, secret: bool, description: &str) -> Self {
-        self.config_fields.push(FieldSpec {
-            name: name.into(),
-            required,
-            secret,
-            default: None,
-            description: description.into(),
-        });
-        self
-    }
-
-    /// Declare an optional config field with a default value.
-    pub fn field_with_default(mut self, name: &str, default: &str, description: &str) -> Self {
-        self.config_fields.push(FieldSpec {
-            name: name.into(),
-            required: false,
-            secret: false,
-            default: Some(default.into()),
-            description: description.into(),
-        });
+    pub fn field(mut self, field: FieldSpec) -> Self {
+        self.config_fields.push(field);
         self
     }
 
@@ -330,6 +372,27 @@ mod tests {
         assert_eq!(json["entityGuid"], "e");
         assert_eq!(json["type"], "create-individual");
         assert_eq!(json["syncLevel"], 0);
+    }
+
+    #[test]
+    fn over_reported_rejections_do_not_break_the_count() {
+        let batch = [event("1"), event("2")];
+        let r = |g: &str| Rejection {
+            guid: g.into(),
+            reason: "no".into(),
+        };
+        let out = PushOutcome::with_rejections(&batch, vec![r("2"), r("2"), r("9"), r("7")]);
+        assert_eq!(out.accepted, 1);
+        assert_eq!(out.rejected, vec![r("2")]);
+    }
+
+    #[test]
+    fn field_specs_read_at_the_call_site() {
+        let f = FieldSpec::new("apiKey", "key").required().secret();
+        assert!(f.required && f.secret && f.default.is_none());
+        let d = FieldSpec::new("batchSize", "n").default_value("50");
+        assert_eq!(d.default.as_deref(), Some("50"));
+        assert!(!d.required && !d.secret);
     }
 
     #[test]
