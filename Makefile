@@ -6,7 +6,9 @@ ADAPTER_BUILD := adapters/target/wasm32-wasip2/release
 TEST_ADAPTERS := hostile future_major broken mock_sync_server_next
 TEST_ADAPTER_OUT := target/test-adapters
 
-.PHONY: setup adapters build run test bench fmt clippy
+.PHONY: setup adapters build run test bench install fmt clippy
+
+PREFIX ?= /usr/local
 
 ## setup: install what is missing (the wasm32-wasip2 target; Chromium and its driver for
 ## the admin page's browser test); safe to run again.
@@ -44,6 +46,14 @@ test: adapters
 ## `make bench QUICK=1` runs every measure at a small size.
 bench: adapters
 	BENCH_QUICK=$(QUICK) $(CARGO) bench --locked -p datacollect-sync-e2e --bench sync
+
+## install: the dcsync binary (release) and the shipped adapters under $(PREFIX):
+## $(PREFIX)/bin/dcsync finds $(PREFIX)/share/dcsync/adapters by itself.
+install: adapters
+	$(CARGO) build --release --locked -p dcsync-cli --bin dcsync
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dcsync/adapters
+	install -m 0755 target/release/dcsync $(DESTDIR)$(PREFIX)/bin/dcsync
+	install -m 0644 $(ADAPTER_OUT)/*.wasm $(DESTDIR)$(PREFIX)/share/dcsync/adapters/
 
 fmt:
 	$(CARGO) fmt --all

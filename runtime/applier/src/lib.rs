@@ -172,3 +172,6 @@ fn resolve_conflict(
     entities::apply_builtin(tx, event, origin, Some(pair.initial))?;
     Ok(Applied::Changed)
 }
+
+#[cfg(test)]
+mod tests;

@@ -431,3 +431,81 @@ fn serve_generates_a_token_once_and_requires_it() {
     let saved = std::fs::read_to_string(dir.path().join("s.db.admin-token")).unwrap();
     assert_eq!(saved.trim(), token);
 }
+
+#[test]
+fn an_installed_dcsync_finds_its_adapters_from_any_directory() {
+    // The layout `make install PREFIX=…` creates, built from this build's binary.
+    let prefix = tempfile::tempdir().unwrap();
+    let bin = prefix.path().join("bin");
+    let share = prefix.path().join("share/dcsync/adapters");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_dcsync"), bin.join("dcsync")).unwrap();
+    std::fs::copy(
+        datacollect_sync_e2e::adapter_dir().join("mock_sync_server.wasm"),
+        share.join("mock_sync_server.wasm"),
+    )
+    .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin.join("dcsync"))
+        .arg("adapters")
+        .current_dir(elsewhere.path())
+        .env_remove("DCSYNC_ADAPTERS")
+        .env("HOME", elsewhere.path())
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("mock-sync-server"), "{stdout}");
+    assert!(stdout.contains(&share.display().to_string()), "{stdout}");
+}
+
+#[test]
+fn with_no_adapter_directory_anywhere_dcsync_adapters_says_where_it_looked() {
+    let prefix = tempfile::tempdir().unwrap();
+    let bin = prefix.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_dcsync"), bin.join("dcsync")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin.join("dcsync"))
+        .arg("adapters")
+        .env_remove("DCSYNC_ADAPTERS")
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no adapter directory found"), "{stderr}");
+    assert!(stderr.contains("share/dcsync/adapters"), "{stderr}");
+}
+
+#[test]
+fn a_missing_adapter_directory_is_named_and_dcsync_adapters_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let out = dcsync()
+        .arg("--adapters")
+        .arg(&missing)
+        .arg("adapters")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "nothing could be loaded");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!(
+            "adapters directory {} does not exist",
+            missing.display()
+        )),
+        "{text}"
+    );
+}

@@ -7,165 +7,26 @@
 //! with exponential backoff and jitter (honouring Retry-After), the others end the run.
 //! Every run is recorded with its counts and a redacted message.
 
+mod report;
 mod run;
 
+pub use report::{Progress, ProgressFn, SyncError, SyncReport};
+
 use crate::registry::AdapterRegistry;
-use crate::resolve::{resolve, ResolveError};
+use crate::resolve::resolve;
 use dcsync_applier::EventApplier;
 use dcsync_contract::adapter::{AdapterConfigView, Capability};
 use dcsync_contract::config::{Credentials, ExternalSyncConfig, SyncSettings};
-use dcsync_contract::limits::{Limit, Limits};
-use dcsync_contract::outcome::{ErrorClass, RunStatus};
+use dcsync_contract::limits::Limits;
+use dcsync_contract::outcome::RunStatus;
 use dcsync_engine::AdapterCalls;
 use dcsync_host::secrets::{self, Secrets};
 use dcsync_host::HttpClients;
-use dcsync_store::{blocking, EventStore, RunRecord, StoreError};
+use dcsync_store::{blocking, EventStore, RunRecord};
 use run::Run;
-use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
-use thiserror::Error;
 use tracing::Instrument;
-
-/// Why a sync failed. [`SyncError::class`] is what the run history records.
-#[derive(Debug, Error)]
-pub enum SyncError {
-    /// `synchronize` before a successful `initialize` (the original's message).
-    #[error("Adapter not initialized")]
-    NotInitialized,
-    /// The config cannot be used as it is.
-    #[error("config error: {0}")]
-    Config(String),
-    /// The config does not satisfy its adapter: every problem, field by field.
-    #[error("{0}")]
-    Resolve(#[from] ResolveError),
-    /// The external system refused the credentials.
-    #[error("unauthorized: {0}")]
-    Unauthorized(String),
-    /// A transient failure outlasted the retries.
-    #[error("gave up after {attempts} attempts: {message}")]
-    Transient {
-        /// Attempts made.
-        attempts: u32,
-        /// The last failure.
-        message: String,
-    },
-    /// The adapter hit a sandbox limit.
-    #[error("adapter exceeded its {0} limit")]
-    Limit(Limit),
-    /// The adapter failed, trapped or answered something unusable.
-    #[error("adapter failed: {0}")]
-    Internal(String),
-    /// The local store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl SyncError {
-    /// What kind of failure this is.
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            SyncError::NotInitialized | SyncError::Config(_) | SyncError::Resolve(_) => {
-                ErrorClass::Config
-            }
-            SyncError::Unauthorized(_) => ErrorClass::Unauthorized,
-            SyncError::Transient { .. } => ErrorClass::Transient,
-            SyncError::Limit(_) => ErrorClass::Limit,
-            SyncError::Internal(_) => ErrorClass::Internal,
-            SyncError::Store(StoreError::AlreadyRunning(_)) => ErrorClass::Busy,
-            SyncError::Store(_) => ErrorClass::Store,
-        }
-    }
-
-    /// The limit that ended the run, if one did.
-    pub fn limit(&self) -> Option<Limit> {
-        match self {
-            SyncError::Limit(l) => Some(*l),
-            _ => None,
-        }
-    }
-}
-
-/// What a successful sync did.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncReport {
-    /// The run's id in the run history.
-    pub run_id: i64,
-    /// How it ended.
-    pub status: RunStatus,
-    /// The version of the adapter that served it.
-    pub adapter_version: String,
-    /// Events the external system confirmed.
-    pub pushed: u64,
-    /// Records pulled.
-    pub pulled: u64,
-    /// Pulled events applied.
-    pub applied: u64,
-    /// Pulled events already stored.
-    pub duplicates: u64,
-    /// Events quarantined.
-    pub quarantined: u64,
-    /// Adapter calls retried.
-    pub retries: u64,
-    /// Batches delivered.
-    pub push_batches: u64,
-    /// Pages pulled.
-    pub pull_pages: u64,
-    /// Receiver ids of deliveries (work orders…).
-    pub remote_refs: Vec<String>,
-    /// Requests the host refused to make for the adapter (egress policy), as the adapter saw them.
-    pub denials: Vec<String>,
-    /// How long the run took.
-    pub duration_ms: u64,
-    /// Time inside adapter calls (instantiation, guest code, host calls), microseconds.
-    pub adapter_us: u64,
-    /// Of that, time in host HTTP on the adapter's behalf, microseconds.
-    pub host_http_us: u64,
-}
-
-impl SyncReport {
-    fn new(run_id: i64, adapter_version: String) -> Self {
-        SyncReport {
-            run_id,
-            status: RunStatus::Running,
-            adapter_version,
-            pushed: 0,
-            pulled: 0,
-            applied: 0,
-            duplicates: 0,
-            quarantined: 0,
-            retries: 0,
-            push_batches: 0,
-            pull_pages: 0,
-            remote_refs: Vec::new(),
-            denials: Vec::new(),
-            duration_ms: 0,
-            adapter_us: 0,
-            host_http_us: 0,
-        }
-    }
-}
-
-/// How far a running sync is, reported after each batch and page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// `done` of `total` pending events pushed (delivered or quarantined).
-    Push {
-        /// Events handled so far.
-        done: u64,
-        /// Events pending at the start.
-        total: u64,
-    },
-    /// Events pulled so far (the total is not known in advance).
-    Pull {
-        /// Records pulled so far.
-        pulled: u64,
-    },
-}
-
-/// Called with the progress of a running sync.
-pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// Where a manager finds the adapter serving a type, at each sync. The
 /// [`AdapterRegistry`] is the implementation; the benchmarks give a native baseline.

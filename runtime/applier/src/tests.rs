@@ -1,0 +1,170 @@
+//! The applier against an in-memory transaction: the conflict rule and its audit.
+
+use super::*;
+use dcsync_contract::model::SyncLevel;
+use std::collections::BTreeMap;
+
+/// Entities and audit in memory: the applier's whole view of a store.
+#[derive(Default)]
+struct MemTx {
+    entities: BTreeMap<String, EntityPair>,
+    audit: Vec<AuditEntry>,
+}
+
+impl EntityTx for MemTx {
+    fn entity(&mut self, guid: &str) -> Result<Option<EntityPair>, TxError> {
+        Ok(self.entities.get(guid).cloned())
+    }
+    fn put_entity(&mut self, pair: &EntityPair) -> Result<(), TxError> {
+        self.entities
+            .insert(pair.modified.guid.clone(), pair.clone());
+        Ok(())
+    }
+    fn delete_entity(&mut self, guid: &str) -> Result<(), TxError> {
+        self.entities.remove(guid);
+        Ok(())
+    }
+    fn audit(&mut self, entry: &AuditEntry) -> Result<(), TxError> {
+        self.audit.push(entry.clone());
+        Ok(())
+    }
+}
+
+fn event(
+    guid: &str,
+    ty: &str,
+    data: serde_json::Value,
+    at: &str,
+    level: SyncLevel,
+) -> FormSubmission {
+    FormSubmission {
+        guid: guid.into(),
+        entity_guid: "p1".into(),
+        event_type: ty.into(),
+        data,
+        timestamp: at.into(),
+        user_id: "u".into(),
+        sync_level: level,
+    }
+}
+
+/// An individual synced once, then changed locally at `local_at`.
+fn with_local_change(local_at: &str) -> MemTx {
+    let mut tx = MemTx::default();
+    let a = EventApplier::new();
+    let synced = event(
+        "e1",
+        "create-individual",
+        json!({"name": "Ada"}),
+        "2025-01-01T00:00:00Z",
+        SyncLevel::External,
+    );
+    a.apply(&mut tx, &synced, Origin::Pulled("c")).unwrap();
+    let local = event(
+        "e2",
+        "update-individual",
+        json!({"name": "Ada L."}),
+        local_at,
+        SyncLevel::Local,
+    );
+    a.apply(&mut tx, &local, Origin::Local).unwrap();
+    assert!(tx.entities["p1"].has_local_changes());
+    tx
+}
+
+#[test]
+fn an_older_remote_event_keeps_the_local_change_and_says_so() {
+    let mut tx = with_local_change("2025-02-01T00:00:00Z");
+    let remote = event(
+        "e3",
+        "update-individual",
+        json!({"name": "Remote"}),
+        "2025-01-15T00:00:00Z",
+        SyncLevel::External,
+    );
+    let applied = EventApplier::new()
+        .apply(&mut tx, &remote, Origin::Pulled("c"))
+        .unwrap();
+    assert_eq!(applied, Applied::KeptLocal);
+    assert_eq!(tx.entities["p1"].modified.name.as_deref(), Some("Ada L."));
+    let audit = tx.audit.last().unwrap();
+    assert_eq!(audit.action, "conflict-resolution");
+    assert_eq!(audit.changes["decision"], "kept-local");
+    assert_eq!(audit.changes["remoteTimestamp"], "2025-01-15T00:00:00Z");
+}
+
+#[test]
+fn a_newer_remote_event_is_applied_on_top_of_the_synced_state() {
+    let mut tx = with_local_change("2025-02-01T00:00:00Z");
+    let remote = event(
+        "e3",
+        "update-individual",
+        json!({"age": 40}),
+        "2025-03-01T00:00:00Z",
+        SyncLevel::External,
+    );
+    let applied = EventApplier::new()
+        .apply(&mut tx, &remote, Origin::Pulled("c"))
+        .unwrap();
+    assert_eq!(applied, Applied::Changed);
+    let pair = &tx.entities["p1"];
+    assert_eq!(
+        pair.modified.name.as_deref(),
+        Some("Ada"),
+        "the local rename is dropped"
+    );
+    assert_eq!(pair.modified.data["age"], 40);
+    assert!(!pair.has_local_changes());
+    assert!(tx
+        .audit
+        .iter()
+        .any(|a| a.changes["decision"] == "applied-remote"));
+}
+
+#[test]
+fn equal_times_keep_the_local_change() {
+    let mut tx = with_local_change("2025-02-01T00:00:00Z");
+    let remote = event(
+        "e3",
+        "update-individual",
+        json!({"name": "R"}),
+        "2025-02-01T00:00:00Z",
+        SyncLevel::External,
+    );
+    let applied = EventApplier::new()
+        .apply(&mut tx, &remote, Origin::Pulled("c"))
+        .unwrap();
+    assert_eq!(applied, Applied::KeptLocal);
+}
+
+#[test]
+fn an_entity_without_local_changes_takes_the_remote_event() {
+    let mut tx = MemTx::default();
+    let a = EventApplier::new();
+    a.apply(
+        &mut tx,
+        &event(
+            "e1",
+            "create-individual",
+            json!({"name": "A"}),
+            "2025-01-01T00:00:00Z",
+            SyncLevel::External,
+        ),
+        Origin::Pulled("c"),
+    )
+    .unwrap();
+    a.apply(
+        &mut tx,
+        &event(
+            "e2",
+            "update-individual",
+            json!({"name": "B"}),
+            "2024-01-01T00:00:00Z",
+            SyncLevel::External,
+        ),
+        Origin::Pulled("c"),
+    )
+    .unwrap();
+    assert_eq!(tx.entities["p1"].modified.name.as_deref(), Some("B"));
+    assert!(tx.audit.iter().all(|a| a.action != "conflict-resolution"));
+}
