@@ -124,6 +124,27 @@ pub async fn manager(
     m
 }
 
+/// An initialized manager for `config` on `store`, under the operator `settings` (for
+/// example, approving an adapter type's body placements).
+pub async fn manager_with_settings(
+    store: &Arc<dyn EventStore>,
+    config: ExternalSyncConfig,
+    settings: &datacollect_sync::settings::RuntimeSettings,
+) -> Arc<ExternalSyncManager> {
+    let service = datacollect_sync::SyncService::new(store.clone(), registry(), settings)
+        .expect("sync service");
+    let m = service.initialized_manager(config).await.unwrap();
+    assert!(m.is_initialized());
+    m
+}
+
+/// Settings approving JSON-body secret placements for `adapter_type`.
+pub fn body_secrets_approved(adapter_type: &str) -> datacollect_sync::settings::RuntimeSettings {
+    let mut s = datacollect_sync::settings::RuntimeSettings::default();
+    s.body_secrets.insert(adapter_type.to_string(), true);
+    s
+}
+
 /// A mock sync server on a free loopback port.
 pub async fn mock_server() -> MockSyncServer {
     MockSyncServer::start("127.0.0.1:0".parse().unwrap())

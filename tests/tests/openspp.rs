@@ -33,6 +33,11 @@ fn config(e: &OpenSppEmulator, password: &str, extra: &[(&str, &str)]) -> Extern
     .unwrap()
 }
 
+/// The operator's approval of the adapter's JSON-RPC password placement.
+fn approved() -> datacollect_sync::settings::RuntimeSettings {
+    body_secrets_approved("openspp-adapter")
+}
+
 fn event(guid: &str, entity: &str, ty: &str, data: Value) -> FormSubmission {
     FormSubmission {
         guid: guid.into(),
@@ -70,7 +75,7 @@ async fn push_creates_registrants_groups_and_memberships_and_updates_in_place() 
             &EventApplier::new(),
         )
         .unwrap();
-    let m = manager(&store, config(&e, PASSWORD, &[])).await;
+    let m = manager_with_settings(&store, config(&e, PASSWORD, &[]), &approved()).await;
     assert_eq!(m.synchronize(None).await.unwrap().pushed, 3);
     assert_eq!(e.all("res.partner").len(), 3);
     let group = partner_by_guid(&e, "g1").unwrap();
@@ -121,7 +126,12 @@ async fn registrants_are_pulled_in_stable_pages_and_re_pull_is_a_no_op() {
         json!({"name": "Not a registrant", "is_registrant": false}),
     );
     let (store, _dir) = temp_store();
-    let m = manager(&store, config(&e, PASSWORD, &[("batchSize", "2")])).await;
+    let m = manager_with_settings(
+        &store,
+        config(&e, PASSWORD, &[("batchSize", "2")]),
+        &approved(),
+    )
+    .await;
     let first = m.synchronize(None).await.unwrap();
     assert_eq!((first.pulled, first.applied), (5, 5));
     let reg = store
@@ -159,7 +169,7 @@ async fn wrong_password_is_unauthorized_and_not_retried() {
     store
         .append_local(&local_events("w", 1), &EventApplier::new())
         .unwrap();
-    let m = manager(&store, config(&e, "not-the-password", &[])).await;
+    let m = manager_with_settings(&store, config(&e, "not-the-password", &[]), &approved()).await;
     let err = m.synchronize(None).await.unwrap_err();
     assert_eq!(err.class().as_str(), "unauthorized");
     assert!(
@@ -187,7 +197,7 @@ async fn rate_limit_and_server_error_are_retried_without_duplicates() {
             ..Default::default()
         },
     ]);
-    let m = manager(&store, config(&e, PASSWORD, &[])).await;
+    let m = manager_with_settings(&store, config(&e, PASSWORD, &[]), &approved()).await;
     let r = m.synchronize(None).await.unwrap();
     assert_eq!((r.pushed, r.retries), (3, 2));
     assert_eq!(e.all("res.partner").len(), 3);
@@ -213,7 +223,7 @@ async fn a_registrant_openspp_refuses_is_quarantined_and_the_rest_delivered() {
             &EventApplier::new(),
         )
         .unwrap();
-    let m = manager(&store, config(&e, PASSWORD, &[])).await;
+    let m = manager_with_settings(&store, config(&e, PASSWORD, &[]), &approved()).await;
     let r = m.synchronize(None).await.unwrap();
     assert_eq!((r.pushed, r.quarantined), (2, 2));
     let q = store.quarantine(None).unwrap();
@@ -236,7 +246,24 @@ async fn credentials_given_to_the_sync_are_used_for_the_login() {
     store
         .append_local(&local_events("c", 1), &EventApplier::new())
         .unwrap();
-    let m = manager(&store, config(&e, "stale-password", &[])).await;
+    let m = manager_with_settings(&store, config(&e, "stale-password", &[]), &approved()).await;
     let creds = datacollect_sync::Credentials::new("sync_user", PASSWORD);
     assert_eq!(m.synchronize(Some(creds)).await.unwrap().pushed, 1);
+}
+
+#[tokio::test]
+async fn without_the_operators_approval_the_password_never_goes_into_a_body() {
+    let e = emulator().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(
+            &[event("g1", "p1", "create-individual", json!({"name": "A"}))],
+            &EventApplier::new(),
+        )
+        .unwrap();
+    let m = manager(&store, config(&e, PASSWORD, &[])).await;
+    let err = m.synchronize(None).await.unwrap_err();
+    assert!(err.to_string().contains("body_secrets"), "{err}");
+    assert_eq!(err.class().as_str(), "config");
+    assert!(e.all("res.partner").is_empty(), "nothing reached OpenSPP");
 }

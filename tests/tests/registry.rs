@@ -350,3 +350,36 @@ async fn manager_with(
     m.initialize().await.unwrap();
     m
 }
+
+#[tokio::test]
+async fn an_adapter_built_against_contract_1_0_still_loads_and_syncs() {
+    let runtime = runtime();
+    let legacy = runtime
+        .load(&built("legacy_v1_0.wasm"))
+        .await
+        .expect("a 1.0 adapter loads");
+    assert_eq!(legacy.wit_version, "1.0.0");
+    assert!(legacy.manifest.is_none(), "1.0 declares no placements");
+    assert!(!legacy.has_checks);
+    let registry = AdapterRegistry::new(runtime);
+    registry.insert(legacy);
+    let server = mock_server().await;
+    server.seed(vec![
+        serde_json::json!({"entityGuid": "ext-1", "data": {"name": "From outside"}}),
+    ]);
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("legacy", 2), &EventApplier::new())
+        .unwrap();
+    let config = datacollect_sync::ExternalSyncConfig::from_value(&serde_json::json!({
+        "type": "legacy-mock", "url": server.url(),
+        "extraFields": [{"name": "apiKey", "value": "legacy-KEY-123456"}]}))
+    .unwrap();
+    let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
+        .with_registry(registry);
+    m.initialize().await.unwrap();
+    let report = m.synchronize(None).await.unwrap();
+    assert_eq!((report.pushed, report.applied), (2, 1));
+    // Under the 1.0 rule its own `{{secret:apiKey}}` in a header to its origin is filled.
+    assert_eq!(server.state.lock().unwrap().api_keys, ["legacy-KEY-123456"]);
+}

@@ -48,6 +48,15 @@ impl Adapter for CustomAdapter {
         ))
     }
 
+    fn secret_placements() -> Option<Vec<SecretPlacement>> {
+        let basic = |s| SecretPlacement::new(s, [Placement::BasicAuth]);
+        Some(vec![
+            basic("password"),
+            basic("credentials.username"),
+            basic("credentials.password"),
+        ])
+    }
+
     fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError> {
         let body = json!({ "events": events, "batchId": batch_id(&events) });
         let resp = Request::post(&config.url)

@@ -9,8 +9,8 @@
 
 use datacollect_adapter_sdk::http::{encode_query, Request, Response};
 use datacollect_adapter_sdk::{
-    batch_id, export_adapter, Adapter, AdapterInfo, Config, Data, Event, FieldSpec, PullPage,
-    PushOutcome, Rejection, SyncError, SyncLevel,
+    batch_id, export_adapter, Adapter, AdapterInfo, Config, Data, Event, FieldSpec, Placement,
+    PullPage, PushOutcome, Rejection, SecretPlacement, SyncError, SyncLevel,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -217,6 +217,17 @@ impl Adapter for OpenFn {
             "collectionsUrl",
             "Base URL of the Lightning instance for Collections (default: the url's origin)",
         ))
+    }
+
+    fn secret_placements() -> Option<Vec<SecretPlacement>> {
+        let basic = |s| SecretPlacement::new(s, [Placement::BasicAuth]);
+        Some(vec![
+            SecretPlacement::new("apiKey", [Placement::Header("x-api-key".into())]),
+            basic("password"),
+            basic("credentials.username"),
+            basic("credentials.password"),
+            SecretPlacement::new("collectionsToken", [Placement::Bearer]),
+        ])
     }
 
     fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError> {

@@ -10,8 +10,8 @@
 
 use datacollect_adapter_sdk::http::Request;
 use datacollect_adapter_sdk::{
-    export_adapter, stable_id, Adapter, AdapterInfo, Config, Data, Event, FieldSpec, PullPage,
-    PushOutcome, Rejection, SyncError, SyncLevel,
+    export_adapter, stable_id, Adapter, AdapterInfo, Config, Data, Event, FieldSpec, Placement,
+    PullPage, PushOutcome, Rejection, SecretPlacement, SyncError, SyncLevel,
 };
 use serde_json::{json, Value};
 
@@ -311,6 +311,20 @@ impl Adapter for OpenSpp {
             "Login of the sync user (or pass credentials to the sync)",
         ))
         .field(FieldSpec::new("password", "Password of the sync user").secret())
+    }
+
+    fn secret_placements() -> Option<Vec<SecretPlacement>> {
+        // Odoo's JSON-RPC takes the password as the third argument of `authenticate`
+        // and of every `execute_kw`, and the login as the second of `authenticate`.
+        let at = |pointer: &str| Placement::JsonBody {
+            path: "/jsonrpc".into(),
+            pointer: pointer.into(),
+        };
+        Some(vec![
+            SecretPlacement::new("password", [at("/params/args/2")]),
+            SecretPlacement::new("credentials.password", [at("/params/args/2")]),
+            SecretPlacement::new("credentials.username", [at("/params/args/1")]),
+        ])
     }
 
     fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError> {

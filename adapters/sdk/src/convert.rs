@@ -1,7 +1,48 @@
 //! Conversions between the generated WIT types and the SDK's plain types.
 
 use crate::bindings::datacollect::external_sync::types as wit;
+use crate::bindings::exports::datacollect::external_sync::{checks, manifest};
 use crate::model::*;
+
+impl From<Placement> for manifest::Placement {
+    fn from(p: Placement) -> Self {
+        match p {
+            Placement::Header(h) => manifest::Placement::Header(h),
+            Placement::BasicAuth => manifest::Placement::BasicAuth,
+            Placement::Bearer => manifest::Placement::Bearer,
+            Placement::JsonBody { path, pointer } => {
+                manifest::Placement::JsonBody(manifest::JsonBodyPlacement { path, pointer })
+            }
+        }
+    }
+}
+
+impl From<SecretPlacement> for manifest::SecretPlacement {
+    fn from(s: SecretPlacement) -> Self {
+        manifest::SecretPlacement {
+            secret: s.secret,
+            placements: s.placements.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<FieldProblem> for checks::FieldProblem {
+    fn from(p: FieldProblem) -> Self {
+        checks::FieldProblem {
+            field: p.field,
+            message: p.message,
+        }
+    }
+}
+
+impl From<ConnectionCheck> for checks::ConnectionCheck {
+    fn from(c: ConnectionCheck) -> Self {
+        match c {
+            ConnectionCheck::Ok(m) => checks::ConnectionCheck::Ok(m),
+            ConnectionCheck::Untestable(m) => checks::ConnectionCheck::Untestable(m),
+        }
+    }
+}
 
 impl From<wit::SyncLevel> for SyncLevel {
     fn from(l: wit::SyncLevel) -> Self {

@@ -1,7 +1,9 @@
 //! The host's store, applier and log, for adapters that drive their own sync
 //! (`custom-sync`) and for logging from any adapter.
 
-use crate::bindings::datacollect::external_sync::{event_applier, event_store, log as wit_log};
+use crate::bindings::datacollect::external_sync::{
+    event_applier, event_store, log as wit_log, run_state,
+};
 use crate::convert;
 use crate::{Adapter, Config, Event, Rejection, SyncError, SyncReport};
 
@@ -34,6 +36,16 @@ impl From<Level> for wit_log::Level {
             Level::Error => wit_log::Level::Error,
         }
     }
+}
+
+/// A value stored earlier in this sync run (by this or an earlier call), e.g. a session.
+pub fn run_get(key: &str) -> Option<String> {
+    run_state::get(key)
+}
+
+/// Keep `value` for the rest of this sync run; false when the run's store is full.
+pub fn run_set(key: &str, value: &str) -> bool {
+    run_state::set(key, value)
 }
 
 /// Local events not yet delivered to this config, oldest first.

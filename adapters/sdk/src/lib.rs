@@ -1,7 +1,7 @@
 //! The DataCollect adapter SDK: write a sync adapter as a plain Rust trait.
 //!
 //! An adapter implements [`Adapter`] and calls [`export_adapter!`]; the SDK turns it into a
-//! WebAssembly component of the `datacollect:external-sync@1.0.0` world. wit-bindgen stays
+//! WebAssembly component of the `datacollect:external-sync@1.1.0` world. wit-bindgen stays
 //! in here: adapter code sees only the plain types of this crate.
 //!
 //! ```text
@@ -23,16 +23,18 @@ pub mod http;
 mod model;
 
 pub use model::{
-    batch_id, stable_id, AdapterInfo, Config, Data, Event, FieldSpec, PullPage, PushOutcome,
-    Rejection, SyncError, SyncLevel, SyncReport,
+    batch_id, stable_id, AdapterInfo, Config, ConnectionCheck, Data, Event, FieldProblem,
+    FieldSpec, Placement, PullPage, PushOutcome, Rejection, SecretPlacement, SyncError, SyncLevel,
+    SyncReport,
 };
 
 /// What almost every adapter uses, in one `use`.
 pub mod prelude {
     pub use crate::http::{encode_query, Request, Response};
     pub use crate::{
-        batch_id, export_adapter, stable_id, Adapter, AdapterInfo, Config, Data, Event, FieldSpec,
-        PullPage, PushOutcome, Rejection, SyncError, SyncLevel, SyncReport,
+        batch_id, export_adapter, stable_id, Adapter, AdapterInfo, Config, ConnectionCheck, Data,
+        Event, FieldProblem, FieldSpec, Placement, PullPage, PushOutcome, Rejection,
+        SecretPlacement, SyncError, SyncLevel, SyncReport,
     };
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::json;
@@ -65,6 +67,28 @@ pub trait Adapter {
     /// [`Adapter::push`] and [`Adapter::pull`] through the host's store, like the host does.
     fn sync(config: &Config) -> Result<SyncReport, SyncError> {
         host::default_sync::<Self>(config)
+    }
+
+    /// Where each secret may be filled in. `None` (the default) declares nothing: the host
+    /// then fills secrets only into headers and basic auth toward the config's own origin.
+    /// Declare a JSON-body placement when the protocol needs one (the operator must
+    /// approve it); a field named `header.<Name>` may always go into that header.
+    fn secret_placements() -> Option<Vec<SecretPlacement>> {
+        None
+    }
+
+    /// Every problem with a config, field by field, including rules that depend on other
+    /// fields. No I/O. `dcsync check` and the API show these before any sync.
+    fn validate(_config: &Config) -> Vec<FieldProblem> {
+        Vec::new()
+    }
+
+    /// Try the credentials against the system without changing anything there
+    /// (`dcsync check --connect`). The default says the adapter has no such test.
+    fn check_connection(_config: &Config) -> Result<ConnectionCheck, SyncError> {
+        Ok(ConnectionCheck::Untestable(
+            "this adapter has no connection test".into(),
+        ))
     }
 }
 
@@ -111,6 +135,38 @@ macro_rules! export_adapter {
             }
         }
 
+        impl $crate::bindings::exports::datacollect::external_sync::manifest::Guest
+            for __DataCollectAdapterExport
+        {
+            fn secret_placements() -> ::std::option::Option<
+                ::std::vec::Vec<
+                    $crate::bindings::exports::datacollect::external_sync::manifest::SecretPlacement,
+                >,
+            > {
+                $crate::__glue::secret_placements::<$adapter>()
+            }
+        }
+
+        impl $crate::bindings::exports::datacollect::external_sync::checks::Guest
+            for __DataCollectAdapterExport
+        {
+            fn validate(
+                config: $crate::bindings::datacollect::external_sync::types::AdapterConfig,
+            ) -> ::std::vec::Vec<
+                $crate::bindings::exports::datacollect::external_sync::checks::FieldProblem,
+            > {
+                $crate::__glue::validate::<$adapter>(config)
+            }
+            fn check_connection(
+                config: $crate::bindings::datacollect::external_sync::types::AdapterConfig,
+            ) -> ::std::result::Result<
+                $crate::bindings::exports::datacollect::external_sync::checks::ConnectionCheck,
+                $crate::bindings::datacollect::external_sync::types::SyncError,
+            > {
+                $crate::__glue::check_connection::<$adapter>(config)
+            }
+        }
+
         $crate::bindings::export_raw!(__DataCollectAdapterExport with_types_in $crate::bindings);
     };
 }
@@ -119,7 +175,15 @@ macro_rules! export_adapter {
 pub mod __glue {
     //! What the export macro expands to: conversions between WIT and SDK types.
     use crate::bindings::datacollect::external_sync::types as wit;
-    use crate::{convert, Adapter};
+    use crate::bindings::exports::datacollect::external_sync::{checks, manifest};
+    use crate::{convert, Adapter, Config};
+
+    /// The config of this call, its references remembered for [`Config::secret_ref`].
+    fn config(c: wit::AdapterConfig) -> Config {
+        let config = Config::from(c);
+        crate::model::remember_references(&config);
+        config
+    }
 
     pub fn describe<A: Adapter>() -> wit::AdapterInfo {
         A::describe().into()
@@ -129,7 +193,7 @@ pub mod __glue {
         config: wit::AdapterConfig,
         events: Vec<wit::FormSubmission>,
     ) -> Result<wit::PushResult, wit::SyncError> {
-        let config = config.into();
+        let config = self::config(config);
         let events = convert::events_from_wit(events).map_err(wit::SyncError::from)?;
         A::push(&config, events).map(Into::into).map_err(Into::into)
     }
@@ -139,12 +203,33 @@ pub mod __glue {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<wit::PullPage, wit::SyncError> {
-        A::pull(&config.into(), cursor, limit)
+        A::pull(&self::config(config), cursor, limit)
             .map(Into::into)
             .map_err(Into::into)
     }
 
     pub fn sync<A: Adapter>(config: wit::AdapterConfig) -> Result<wit::SyncReport, wit::SyncError> {
-        A::sync(&config.into()).map(Into::into).map_err(Into::into)
+        A::sync(&self::config(config))
+            .map(Into::into)
+            .map_err(Into::into)
+    }
+
+    pub fn secret_placements<A: Adapter>() -> Option<Vec<manifest::SecretPlacement>> {
+        A::secret_placements().map(|list| list.into_iter().map(Into::into).collect())
+    }
+
+    pub fn validate<A: Adapter>(config: wit::AdapterConfig) -> Vec<checks::FieldProblem> {
+        A::validate(&self::config(config))
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+
+    pub fn check_connection<A: Adapter>(
+        config: wit::AdapterConfig,
+    ) -> Result<checks::ConnectionCheck, wit::SyncError> {
+        A::check_connection(&self::config(config))
+            .map(Into::into)
+            .map_err(Into::into)
     }
 }

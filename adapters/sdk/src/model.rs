@@ -130,10 +130,101 @@ impl Config {
         self.secret_names.iter().any(|n| n == name)
     }
 
-    /// The reference that stands for the secret `name`.
+    /// The reference that stands for the secret `name` in this call: the one the host
+    /// handed out with the config (it carries the run's token, so the host fills it). Put
+    /// it where the secret's placement allows.
     pub fn secret_ref(name: &str) -> String {
-        format!("{{{{secret:{name}}}}}")
+        REFERENCES
+            .with(|r| r.borrow().get(name).cloned())
+            .unwrap_or_else(|| format!("{{{{secret:{name}}}}}"))
     }
+}
+
+thread_local! {
+    /// The secret references of the config of the call in progress (an instance serves
+    /// one call, so this is that call's).
+    static REFERENCES: std::cell::RefCell<std::collections::BTreeMap<String, String>> =
+        Default::default();
+}
+
+/// Remember the references `config` carries, for [`Config::secret_ref`].
+pub(crate) fn remember_references(config: &Config) {
+    REFERENCES.with(|r| {
+        let mut r = r.borrow_mut();
+        r.clear();
+        for (name, value) in &config.extra_fields {
+            if config.has_secret(name) && value.starts_with("{{secret:") {
+                r.insert(name.clone(), value.clone());
+            }
+        }
+    });
+}
+
+/// Where a secret may be filled in (see [`Adapter::secret_placements`](crate::Adapter::secret_placements)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// The value of this request header.
+    Header(String),
+    /// HTTP basic auth.
+    BasicAuth,
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+    /// A JSON body sent to `path` on the config's own origin, as the whole string at the
+    /// JSON pointer `pointer` (e.g. `/jsonrpc`, `/params/args/2`). Needs the operator's
+    /// approval.
+    JsonBody {
+        /// The request path.
+        path: String,
+        /// An RFC 6901 JSON pointer.
+        pointer: String,
+    },
+}
+
+/// The placements of one secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretPlacement {
+    /// An extra field's name, or `credentials.username` / `credentials.password`.
+    pub secret: String,
+    /// Where it may go.
+    pub placements: Vec<Placement>,
+}
+
+impl SecretPlacement {
+    /// `secret` may go into these places.
+    pub fn new(secret: &str, placements: impl IntoIterator<Item = Placement>) -> Self {
+        SecretPlacement {
+            secret: secret.into(),
+            placements: placements.into_iter().collect(),
+        }
+    }
+}
+
+/// One thing wrong with a config (see [`Adapter::validate`](crate::Adapter::validate)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field, e.g. `extraFields.apiKey` or `auth`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl FieldProblem {
+    /// A problem with `field`.
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        FieldProblem {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a connection test found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionCheck {
+    /// The system accepted the credentials; what was tried.
+    Ok(String),
+    /// The adapter cannot test without side effects, and says so instead of sending.
+    Untestable(String),
 }
 
 /// One record the external system refused, in the shape most receivers answer with

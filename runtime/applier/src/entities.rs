@@ -254,6 +254,12 @@ impl Ctx<'_> {
         mut doc: EntityDoc,
         changes: Value,
     ) -> Result<(), ApplyOutcomeError> {
+        if let Origin::Pulled(config) = self.origin {
+            if existing.is_some() {
+                require_linked(tx, &doc.guid, config)?;
+            }
+        }
+        let created = existing.is_none();
         doc.version += 1;
         doc.last_updated = self.event.timestamp.clone();
         let pair = match (self.origin, existing) {
@@ -275,6 +281,9 @@ impl Ctx<'_> {
             },
         };
         tx.put_entity(&pair)?;
+        if let (Origin::Pulled(config), true) = (self.origin, created) {
+            tx.link(&pair.modified.guid, config)?;
+        }
         self.audit(tx, &pair.modified.guid, &self.event.event_type, changes)
     }
 
@@ -291,6 +300,9 @@ impl Ctx<'_> {
         let Some(pair) = tx.entity(guid)? else {
             return Ok(());
         };
+        if let Origin::Pulled(config) = self.origin {
+            require_linked(tx, guid, config)?;
+        }
         tx.delete_entity(guid)?;
         self.audit(tx, guid, action, json!({ "deleted": guid }))?;
         for member in &pair.modified.member_ids {
@@ -316,4 +328,19 @@ impl Ctx<'_> {
         })?;
         Ok(())
     }
+}
+
+/// A pulled event may change an existing entity only when it is linked to the config the
+/// event came from: created by that config's pulls, or pushed to that config.
+pub(super) fn require_linked(
+    tx: &mut dyn EntityTx,
+    guid: &str,
+    config: &str,
+) -> Result<(), ApplyOutcomeError> {
+    if tx.linked(guid, config)? {
+        return Ok(());
+    }
+    Err(reject(format!(
+        "entity {guid} is not linked to config {config}: a pulled event may change only entities this config created or that were pushed to it"
+    )))
 }

@@ -34,6 +34,12 @@ pub trait EntityTx {
     fn delete_entity(&mut self, guid: &str) -> Result<(), TxError>;
     /// Append an audit entry.
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), TxError>;
+    /// Whether the entity `guid` is linked to the config `config_id`: created by its
+    /// pulls, pushed to it, or (an entity from before dcsync) carrying an external id
+    /// and linked to no config yet.
+    fn linked(&mut self, guid: &str, config_id: &str) -> Result<bool, TxError>;
+    /// Link the entity `guid` to the config `config_id`.
+    fn link(&mut self, guid: &str, config_id: &str) -> Result<(), TxError>;
 }
 
 /// Where an event comes from: recorded here, or pulled from an external config.
@@ -126,6 +132,9 @@ impl EventApplier {
         let incoming = origin != Origin::Local || event.sync_level != SyncLevel::Local;
         if incoming {
             if let Some(pair) = tx.entity(&event.entity_guid)? {
+                if let Origin::Pulled(config) = origin {
+                    entities::require_linked(tx, &event.entity_guid, config)?;
+                }
                 if pair.has_local_changes() && !entities::is_deletion(&event.event_type) {
                     return resolve_conflict(tx, pair, event, origin);
                 }

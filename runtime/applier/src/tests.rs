@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 struct MemTx {
     entities: BTreeMap<String, EntityPair>,
     audit: Vec<AuditEntry>,
+    links: std::collections::BTreeSet<(String, String)>,
 }
 
 impl EntityTx for MemTx {
@@ -26,6 +27,15 @@ impl EntityTx for MemTx {
     }
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), TxError> {
         self.audit.push(entry.clone());
+        Ok(())
+    }
+    fn linked(&mut self, guid: &str, config_id: &str) -> Result<bool, TxError> {
+        Ok(self
+            .links
+            .contains(&(guid.to_string(), config_id.to_string())))
+    }
+    fn link(&mut self, guid: &str, config_id: &str) -> Result<(), TxError> {
+        self.links.insert((guid.to_string(), config_id.to_string()));
         Ok(())
     }
 }
@@ -167,4 +177,112 @@ fn an_entity_without_local_changes_takes_the_remote_event() {
     .unwrap();
     assert_eq!(tx.entities["p1"].modified.name.as_deref(), Some("B"));
     assert!(tx.audit.iter().all(|a| a.action != "conflict-resolution"));
+}
+
+#[test]
+fn a_pulled_event_may_not_change_an_entity_of_another_config_or_a_local_one() {
+    let mut tx = MemTx::default();
+    let a = EventApplier::new();
+    let local = event(
+        "l1",
+        "create-individual",
+        json!({"name": "Local"}),
+        "2025-01-01T00:00:00Z",
+        SyncLevel::Local,
+    );
+    a.apply(&mut tx, &local, Origin::Local).unwrap();
+    for (ty, data) in [
+        ("update-individual", json!({"name": "X"})),
+        ("delete-entity", json!({})),
+    ] {
+        let foreign = event("p", ty, data, "2099-01-01T00:00:00Z", SyncLevel::External);
+        let err = a.apply(&mut tx, &foreign, Origin::Pulled("c")).unwrap_err();
+        assert!(
+            err.to_string().contains("not linked to config c"),
+            "{ty}: {err}"
+        );
+    }
+    assert_eq!(tx.entities["p1"].modified.name.as_deref(), Some("Local"));
+    // Created by c's pull: c may change it; another config may not.
+    let mut tx2 = MemTx::default();
+    a.apply(
+        &mut tx2,
+        &event(
+            "e1",
+            "create-individual",
+            json!({"name": "A"}),
+            "2025-01-01T00:00:00Z",
+            SyncLevel::External,
+        ),
+        Origin::Pulled("c"),
+    )
+    .unwrap();
+    a.apply(
+        &mut tx2,
+        &event(
+            "e2",
+            "update-individual",
+            json!({"name": "B"}),
+            "2025-01-02T00:00:00Z",
+            SyncLevel::External,
+        ),
+        Origin::Pulled("c"),
+    )
+    .unwrap();
+    assert!(a
+        .apply(
+            &mut tx2,
+            &event(
+                "e3",
+                "delete-entity",
+                json!({}),
+                "2025-01-03T00:00:00Z",
+                SyncLevel::External
+            ),
+            Origin::Pulled("other")
+        )
+        .is_err());
+    a.apply(
+        &mut tx2,
+        &event(
+            "e4",
+            "delete-entity",
+            json!({}),
+            "2025-01-03T00:00:00Z",
+            SyncLevel::External,
+        ),
+        Origin::Pulled("c"),
+    )
+    .unwrap();
+    assert!(tx2.entities.is_empty());
+}
+
+#[test]
+fn a_pulled_group_may_not_cascade_into_entities_it_does_not_own() {
+    let mut tx = MemTx::default();
+    let a = EventApplier::new();
+    a.apply(
+        &mut tx,
+        &event(
+            "l",
+            "create-individual",
+            json!({"name": "Local member"}),
+            "2025-01-01T00:00:00Z",
+            SyncLevel::Local,
+        ),
+        Origin::Local,
+    )
+    .unwrap();
+    let group = FormSubmission {
+        entity_guid: "g".into(),
+        ..event(
+            "e1",
+            "create-group",
+            json!({"name": "G", "members": [{"guid": "p1"}]}),
+            "2025-01-01T00:00:00Z",
+            SyncLevel::External,
+        )
+    };
+    let err = a.apply(&mut tx, &group, Origin::Pulled("c")).unwrap_err();
+    assert!(err.to_string().contains("p1"), "{err}");
 }

@@ -133,7 +133,7 @@ fn no_secret_value_escapes_any_sync() {
         outputs[2].1.stderr
     );
     // Hostile: a trap, an echo of every way of sending the secrets, a dump of its config.
-    for attack in ["trap", "echo-secret", "dump-config"] {
+    for attack in ["trap", "echo-transforms", "dump-config"] {
         std::fs::write(&events, format!(r#"{{"guid":"g-{attack}","entityGuid":"p1","type":"update-individual","data":{{}},"timestamp":"2025-01-02T00:00:00Z"}}"#)).unwrap();
         Command::new(env!("CARGO_BIN_EXE_dcsync"))
             .args(["events", "import", "--store"])
@@ -148,11 +148,11 @@ fn no_secret_value_escapes_any_sync() {
     }
     let echoed = &outputs[4].1.stderr;
     assert!(
-        echoed.contains("echoed:") && echoed.contains("***"),
-        "the echo attack ran: {echoed}"
+        echoed.contains("echo results:") && echoed.contains("the answer holds a secret value"),
+        "the echo attack ran and was refused: {echoed}"
     );
     assert!(
-        outputs[5].1.stderr.contains("{{secret:apiKey}}"),
+        outputs[5].1.stderr.contains("{{secret:apiKey:"),
         "the adapter saw references: {}",
         outputs[5].1.stderr
     );

@@ -22,10 +22,23 @@ struct Api {
 
 impl Api {
     async fn start() -> Api {
+        Self::start_with(None).await
+    }
+
+    /// With a registry of its own (e.g. holding test adapters).
+    async fn start_with(
+        registry: Option<std::sync::Arc<datacollect_sync::AdapterRegistry>>,
+    ) -> Api {
         let (store, dir) = temp_store();
         let configs = dir.path().join("configs");
+        let service = match registry {
+            None => service(store.clone()),
+            Some(r) => std::sync::Arc::new(
+                datacollect_sync::SyncService::new(store.clone(), r, &Default::default()).unwrap(),
+            ),
+        };
         let state = ServerState::new(
-            service(store.clone()),
+            service,
             std::sync::Arc::new(ConfigDir::open(&configs).unwrap()),
             TOKEN.into(),
         );
@@ -153,8 +166,8 @@ async fn configs_are_validated_stored_with_secrets_masked_and_editable() {
         StatusCode::CONFLICT
     );
 
-    // An edit that sends the secret back masked keeps its value.
-    let edit = json!({"type": "mock-sync-server", "url": "http://127.0.0.1:2/mock-sync",
+    // An edit that sends the secret back masked keeps its value (same origin).
+    let edit = json!({"type": "mock-sync-server", "url": "http://127.0.0.1:1/mock-sync/v2",
         "extraFields": [{"name": "apiKey", "value": "***"}, {"name": "batchSize", "value": "20"}]});
     let (status, body) = api
         .call(reqwest::Method::PUT, "/api/configs/main", Some(edit))
@@ -167,7 +180,7 @@ async fn configs_are_validated_stored_with_secrets_masked_and_editable() {
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();
     assert!(
-        on_disk.contains(SECRET) && on_disk.contains("127.0.0.1:2"),
+        on_disk.contains(SECRET) && on_disk.contains("127.0.0.1:1/mock-sync/v2"),
         "the secret kept, the URL changed"
     );
 
@@ -279,4 +292,114 @@ async fn quarantine_is_listed_and_retried_through_the_api() {
         .await;
     assert_eq!(retried["requeued"], 1);
     assert_eq!(m.synchronize(None).await.unwrap().pushed, 1);
+}
+
+/// The mock adapter and the hostile test adapter (it declares `pin` and `passcode` secret).
+async fn registry_with_hostile() -> std::sync::Arc<datacollect_sync::AdapterRegistry> {
+    use datacollect_sync::engine::AdapterRuntime;
+    let runtime = AdapterRuntime::new(Default::default()).unwrap();
+    let registry = datacollect_sync::AdapterRegistry::new(runtime.clone());
+    for path in [
+        adapter_dir().join("mock_sync_server.wasm"),
+        test_adapter_dir().join("hostile.wasm"),
+    ] {
+        registry.insert(runtime.load(&path).await.unwrap());
+    }
+    registry
+}
+
+#[tokio::test]
+async fn every_field_an_adapter_declares_secret_is_masked_by_the_api() {
+    let api = Api::start_with(Some(registry_with_hostile().await)).await;
+    let config = json!({"externalSync": {"id": "h", "type": "hostile", "url": "http://127.0.0.1:9/x", "extraFields": [
+        {"name": "passcode", "value": "PASSCODE-1234567"},
+        {"name": "pin", "value": "918273"},
+        {"name": "header.Authorization", "value": "Token AUTHZ-VALUE-42"},
+        {"name": "Cookie", "value": "session=COOKIE-VALUE-42"},
+        {"name": "note", "value": "visible"}]}});
+    let (status, created) = api
+        .call(reqwest::Method::POST, "/api/configs", Some(config))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    for body in [
+        created,
+        api.call(reqwest::Method::GET, "/api/configs/h", None)
+            .await
+            .1,
+    ] {
+        let text = body.to_string();
+        for secret in [
+            "PASSCODE-1234567",
+            "918273",
+            "AUTHZ-VALUE-42",
+            "COOKIE-VALUE-42",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let fields = body["config"]["extraFields"].as_array().unwrap();
+        let value = |n: &str| fields.iter().find(|f| f["name"] == n).unwrap()["value"].clone();
+        assert_eq!(value("passcode"), "***", "declared by the adapter only");
+        assert_eq!(value("header.Authorization"), "***", "secret by name");
+        assert_eq!(value("note"), "visible");
+    }
+    // Stored with its secret names: still masked when read back from disk.
+    let listed = api
+        .call(reqwest::Method::GET, "/api/configs", None)
+        .await
+        .1
+        .to_string();
+    assert!(!listed.contains("PASSCODE-1234567"), "{listed}");
+}
+
+#[tokio::test]
+async fn a_kept_secret_is_not_carried_to_another_origin() {
+    let api = Api::start().await;
+    let server = mock_server().await;
+    let config = |url: String, key: &str| {
+        json!({"externalSync": {"id": "o", "type": "mock-sync-server", "url": url,
+        "extraFields": [{"name": "apiKey", "value": key}]}})
+    };
+    let (status, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/configs",
+            Some(config(server.url(), SECRET)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Same origin, another path: the stored key is kept.
+    let same = format!("{}/v2", server.url());
+    let (status, _) = api
+        .call(
+            reqwest::Method::PUT,
+            "/api/configs/o",
+            Some(config(same, "***")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Another host: refused, naming the field; the stored config is unchanged.
+    let (status, body) = api
+        .call(
+            reqwest::Method::PUT,
+            "/api/configs/o",
+            Some(config("https://elsewhere.example.org/x".into(), "***")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "extraFields[0].value");
+    assert!(
+        body["error"].as_str().unwrap().contains("another origin"),
+        "{body}"
+    );
+    let stored = std::fs::read_dir(&api.configs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(stored).unwrap();
+    assert!(
+        text.contains(&server.url()) && text.contains(SECRET),
+        "unchanged: {text}"
+    );
 }

@@ -216,3 +216,85 @@ pub struct CustomSyncReport {
     /// Receiver ids of deliveries.
     pub remote_refs: Vec<String>,
 }
+
+/// One place a secret may be filled in (the 1.1 `manifest`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Placement {
+    /// The value of this request header (lower-cased).
+    Header {
+        /// The header's name.
+        name: String,
+    },
+    /// HTTP basic auth.
+    BasicAuth,
+    /// `authorization: Bearer <secret>`.
+    Bearer,
+    /// A JSON body to `path` on the config's own origin, as the whole string at `pointer`.
+    JsonBody {
+        /// The request path, e.g. `/jsonrpc`.
+        path: String,
+        /// An RFC 6901 JSON pointer, e.g. `/params/args/2`.
+        pointer: String,
+    },
+}
+
+impl fmt::Display for Placement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Placement::Header { name } => write!(f, "header {name}"),
+            Placement::BasicAuth => f.write_str("basic auth"),
+            Placement::Bearer => f.write_str("bearer token"),
+            Placement::JsonBody { path, pointer } => write!(f, "JSON body of {path} at {pointer}"),
+        }
+    }
+}
+
+/// Where an adapter declared each secret may go (the 1.1 `manifest`); `None` on an
+/// adapter means it declared nothing (a 1.0 adapter).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Placements by secret name (an extra field, or `credentials.username` /
+    /// `credentials.password`).
+    pub placements: std::collections::BTreeMap<String, Vec<Placement>>,
+}
+
+impl Manifest {
+    /// The placements declared for `secret`.
+    pub fn placements(&self, secret: &str) -> &[Placement] {
+        self.placements.get(secret).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether any secret may go into a JSON body (needs the operator's approval).
+    pub fn has_body_placements(&self) -> bool {
+        self.placements
+            .values()
+            .flatten()
+            .any(|p| matches!(p, Placement::JsonBody { .. }))
+    }
+}
+
+/// One thing wrong with a config, as an adapter's `validate` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    /// The field, as `extraFields.apiKey` or `url`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "field `{}`: {}", self.field, self.message)
+    }
+}
+
+/// What an adapter's connection test found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "message", rename_all = "kebab-case")]
+pub enum ConnectionCheck {
+    /// The system accepted the credentials.
+    Ok(String),
+    /// The adapter cannot test without side effects, and said so instead of sending.
+    Untestable(String),
+}

@@ -78,13 +78,28 @@ impl ExtraField {
     }
 }
 
-/// Whether a field name looks like it holds a secret (password, apiKey, token, secret,
-/// key, credential…, case-insensitive). Adapters declare more through `describe()`.
+/// Whether a field name looks like it holds a secret (case-insensitive): password,
+/// apiKey, token, secret, key, credential, and what carries credentials in a header —
+/// authorization, cookie, bearer, session (so `header.Authorization` is secret by its
+/// name) — or a `pin`. Adapters declare more through `describe()`.
 pub fn looks_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "key", "credential"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "key",
+        "credential",
+        "authorization",
+        "cookie",
+        "bearer",
+        "session",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+        || n == "pin"
+        || n.ends_with(".pin")
 }
 
 /// An external sync config.
@@ -213,15 +228,50 @@ impl ExternalSyncConfig {
     }
 
     /// Take the values of fields given as `***` from `previous` (an edit that did not
-    /// touch a secret sends it back masked).
-    pub fn keep_secrets_from(&mut self, previous: &ExternalSyncConfig) {
-        for f in &mut self.extra_fields {
-            if f.value == "***" {
-                if let Some(old) = previous.extra(&f.name) {
-                    f.value = old.to_string();
+    /// touch a secret sends it back masked). Refused when the URL moved to another origin
+    /// (a stored credential is not carried to a new host: type it again) or when there is
+    /// no stored value to keep.
+    pub fn keep_secrets_from(&mut self, previous: &ExternalSyncConfig) -> Result<(), ConfigError> {
+        let origin = |u: &str| {
+            url::Url::parse(u).ok().map(|u| {
+                (
+                    u.scheme().to_string(),
+                    u.host_str().map(str::to_ascii_lowercase),
+                    u.port_or_known_default(),
+                )
+            })
+        };
+        let moved = origin(&self.url) != origin(&previous.url);
+        for (i, f) in self.extra_fields.iter_mut().enumerate() {
+            if f.value != "***" {
+                continue;
+            }
+            let field = format!("extraFields[{i}].value");
+            if moved {
+                return Err(invalid(
+                    field,
+                    format!("the URL moved to another origin: type the value of {:?} again rather than keeping the stored one", f.name),
+                ));
+            }
+            match previous.extra(&f.name) {
+                Some(old) => f.value = old.to_string(),
+                None => {
+                    return Err(invalid(
+                        field,
+                        format!("no stored value of {:?} to keep: type it", f.name),
+                    ))
                 }
             }
         }
+        for name in previous.secret_fields.iter() {
+            self.secret_fields.insert(name.clone());
+        }
+        Ok(())
+    }
+
+    /// The names of the extra fields treated as secret.
+    pub fn secret_field_names(&self) -> impl Iterator<Item = &str> {
+        self.secret_fields.iter().map(String::as_str)
     }
 
     /// The value of an extra field (secret or not).

@@ -20,4 +20,5 @@ pub mod limits;
 pub mod model;
 pub mod outcome;
 pub mod pulled;
+pub mod text;
 pub mod wit;

@@ -23,6 +23,14 @@ pub struct Limits {
     pub max_response_bytes: usize,
     /// Log lines per call; beyond it lines are dropped and counted.
     pub log_lines: u32,
+    /// Wall-clock time of a whole run. When it runs out while records still flow, the run
+    /// ends `incomplete` and the next run resumes from its cursors.
+    pub run_time: Duration,
+    /// A pull that goes this long (and at least 3 pages) without a new record ends with a
+    /// `run-budget` limit error: an adapter that says `has-more` forever.
+    pub stall_time: Duration,
+    /// Or this many pages in a row without a new record.
+    pub stall_pages: u32,
 }
 
 impl Default for Limits {
@@ -37,6 +45,9 @@ impl Default for Limits {
             max_request_bytes: 32 << 20,
             max_response_bytes: 64 << 20,
             log_lines: 1_000,
+            run_time: Duration::from_secs(3600),
+            stall_time: Duration::from_secs(30),
+            stall_pages: 100,
         }
     }
 }

@@ -18,6 +18,54 @@ pub struct RefusedRecord {
     pub guid: String,
     /// Why it was refused, naming the field.
     pub reason: String,
+    /// The record as the adapter returned it (JSON), for an operator to inspect.
+    pub record: String,
+}
+
+/// How far into the future a pulled event's timestamp may be: beyond it the record is
+/// refused, so a `9999-12-31` time cannot win every later conflict.
+pub const MAX_FUTURE_SKEW: chrono::Duration = chrono::Duration::hours(24);
+
+/// One pulled page as the store takes it: the events to store and apply, the records
+/// refused (quarantined with their reason), and the cursor after the page.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PulledPage {
+    /// Events to store and apply.
+    pub events: Vec<FormSubmission>,
+    /// Records refused before storing.
+    pub refused: Vec<RefusedRecord>,
+    /// The cursor to save with the page.
+    pub next_cursor: Option<String>,
+}
+
+impl PulledPage {
+    /// Accept every record of `events` for `config_id` at time `now`, refusing those that
+    /// cannot be (see [`accept`]) and those `also_refuse` names a reason for.
+    pub fn accept(
+        config_id: &str,
+        events: Vec<AdapterEvent>,
+        next_cursor: Option<String>,
+        now: chrono::DateTime<chrono::Utc>,
+        also_refuse: impl Fn(&AdapterEvent) -> Option<String>,
+    ) -> Self {
+        let mut page = PulledPage {
+            next_cursor,
+            ..Default::default()
+        };
+        for e in events {
+            let extra = also_refuse(&e);
+            match (accept(config_id, e, now), extra) {
+                (Ok(event), None) => page.events.push(event),
+                (Ok(event), Some(reason)) => page.refused.push(RefusedRecord {
+                    guid: event.guid.clone(),
+                    reason,
+                    record: String::new(),
+                }),
+                (Err(r), _) => page.refused.push(r),
+            }
+        }
+        page
+    }
 }
 
 /// The guid of a pulled event the external system gave no stable id: the same record
@@ -46,8 +94,22 @@ fn raw_guid(config_id: &str, e: &AdapterEvent) -> String {
     uuid::Uuid::new_v5(&PULLED_NAMESPACE, name.as_bytes()).to_string()
 }
 
-/// Turn one pulled record into an event to store, or refuse it with the reason.
-pub fn accept(config_id: &str, e: AdapterEvent) -> Result<FormSubmission, RefusedRecord> {
+/// The record as JSON text, for the quarantine.
+fn raw(e: &AdapterEvent) -> String {
+    serde_json::json!({
+        "guid": e.guid, "entityGuid": e.entity_guid, "type": e.event_type,
+        "data": e.data, "timestamp": e.timestamp, "userId": e.user_id,
+    })
+    .to_string()
+}
+
+/// Turn one pulled record into an event to store, or refuse it with the reason. `now`
+/// bounds how far in the future its timestamp may be ([`MAX_FUTURE_SKEW`]).
+pub fn accept(
+    config_id: &str,
+    e: AdapterEvent,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<FormSubmission, RefusedRecord> {
     let refuse = |e: &AdapterEvent, reason: String| RefusedRecord {
         guid: if e.guid.trim().is_empty() {
             raw_guid(config_id, e)
@@ -55,6 +117,7 @@ pub fn accept(config_id: &str, e: AdapterEvent) -> Result<FormSubmission, Refuse
             e.guid.clone()
         },
         reason,
+        record: raw(e),
     };
     let data: serde_json::Value = match serde_json::from_str(&e.data) {
         Ok(d) => d,
@@ -74,18 +137,22 @@ pub fn accept(config_id: &str, e: AdapterEvent) -> Result<FormSubmission, Refuse
         user_id: e.user_id.clone(),
         sync_level: SyncLevel::External,
     };
-    match event.validate() {
-        Ok(()) => Ok(event),
-        Err(m) => Err(refuse(&e, m)),
+    if let Err(m) = event.validate() {
+        return Err(refuse(&e, m));
     }
-}
-
-/// [`accept`] for a whole page, in order.
-pub fn accept_page(
-    config_id: &str,
-    events: Vec<AdapterEvent>,
-) -> Vec<Result<FormSubmission, RefusedRecord>> {
-    events.into_iter().map(|e| accept(config_id, e)).collect()
+    let at = chrono::DateTime::parse_from_rfc3339(&event.timestamp)
+        .map(|t| t.with_timezone(&chrono::Utc));
+    if at.is_ok_and(|t| t > now + MAX_FUTURE_SKEW) {
+        return Err(refuse(
+            &e,
+            format!(
+                "`timestamp` {} is more than {} hours in the future",
+                event.timestamp,
+                MAX_FUTURE_SKEW.num_hours()
+            ),
+        ));
+    }
+    Ok(event)
 }
 
 #[cfg(test)]
@@ -101,6 +168,26 @@ mod tests {
             timestamp: "2025-01-01T00:00:00Z".into(),
             user_id: "u".into(),
         }
+    }
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        "2025-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn accept(config: &str, e: AdapterEvent) -> Result<FormSubmission, RefusedRecord> {
+        super::accept(config, e, now())
+    }
+
+    #[test]
+    fn a_timestamp_far_in_the_future_is_refused() {
+        let mut e = record("g", "p", "{}");
+        e.timestamp = "9999-12-31T23:59:59Z".into();
+        assert!(accept("c", e.clone())
+            .unwrap_err()
+            .reason
+            .contains("in the future"));
+        e.timestamp = "2025-06-01T20:00:00Z".into();
+        assert!(accept("c", e).is_ok(), "within the skew");
     }
 
     #[test]
@@ -126,18 +213,22 @@ mod tests {
 
     #[test]
     fn a_malformed_record_is_refused_alone_with_a_stable_guid() {
-        let page = accept_page(
+        let page = PulledPage::accept(
             "c1",
             vec![
                 record("", "", "{}"),
                 record("", "p2", "not json"),
                 record("", "p3", "{}"),
             ],
+            None,
+            now(),
+            |_| None,
         );
-        let empty = page[0].as_ref().unwrap_err();
+        assert_eq!(page.events.len(), 1);
+        let empty = &page.refused[0];
         assert!(empty.reason.contains("entityGuid"), "{}", empty.reason);
-        assert!(page[1].as_ref().unwrap_err().reason.contains("not JSON"));
-        assert!(page[2].is_ok());
+        assert!(page.refused[1].reason.contains("not JSON"));
+        assert!(empty.record.contains("\"entityGuid\":\"\""));
         let again = accept("c1", record("", "", "{}")).unwrap_err();
         assert_eq!(empty.guid, again.guid, "a re-pull quarantines it once");
     }

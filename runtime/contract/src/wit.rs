@@ -4,10 +4,12 @@
 //! convert into the same model, and nothing above this module would change.
 
 use crate::adapter::{
-    AdapterConfigView, AdapterError, AdapterEvent, AdapterInfo, Capability, CustomSyncReport,
-    FieldSpec, PullPage, PushResult, Rejection,
+    AdapterConfigView, AdapterError, AdapterEvent, AdapterInfo, Capability, ConnectionCheck,
+    CustomSyncReport, FieldProblem, FieldSpec, Manifest, Placement, PullPage, PushResult,
+    Rejection,
 };
 use crate::model::{FormSubmission, SyncLevel};
+use crate::text::neutralise;
 
 #[allow(missing_docs)]
 mod v1 {
@@ -19,14 +21,14 @@ mod v1 {
     });
 }
 
-pub use v1::datacollect::external_sync::{event_applier, event_store, http, log, types};
-pub use v1::exports::datacollect::external_sync::adapter as adapter_export;
-pub use v1::{AdapterWorld, AdapterWorldPre};
+pub use v1::datacollect::external_sync::{event_applier, event_store, http, log, run_state, types};
+pub use v1::exports::datacollect::external_sync::{adapter, checks, manifest};
+pub use v1::AdapterWorld;
 
 /// The oldest and newest contract versions this host serves (any 1.x up to its own).
 pub const MIN_VERSION: (u64, u64) = (1, 0);
 /// See [`MIN_VERSION`].
-pub const MAX_VERSION: (u64, u64) = (1, 0);
+pub const MAX_VERSION: (u64, u64) = (1, 1);
 
 impl From<SyncLevel> for types::SyncLevel {
     fn from(l: SyncLevel) -> Self {
@@ -68,8 +70,8 @@ impl From<types::FormSubmission> for AdapterEvent {
 impl From<types::Rejection> for Rejection {
     fn from(r: types::Rejection) -> Self {
         Rejection {
-            guid: r.guid,
-            reason: r.reason,
+            guid: neutralise(&r.guid),
+            reason: neutralise(&r.reason),
         }
     }
 }
@@ -77,11 +79,11 @@ impl From<types::Rejection> for Rejection {
 impl From<types::FieldSpec> for FieldSpec {
     fn from(f: types::FieldSpec) -> Self {
         FieldSpec {
-            name: f.name,
+            name: neutralise(&f.name),
             required: f.required,
             secret: f.secret,
-            default: f.default,
-            description: f.description,
+            default: f.default.as_deref().map(neutralise),
+            description: neutralise(&f.description),
         }
     }
 }
@@ -89,13 +91,13 @@ impl From<types::FieldSpec> for FieldSpec {
 impl From<types::AdapterInfo> for AdapterInfo {
     fn from(i: types::AdapterInfo) -> Self {
         AdapterInfo {
-            adapter_type: i.type_,
-            name: i.name,
-            version: i.version,
+            adapter_type: neutralise(&i.type_),
+            name: neutralise(&i.name),
+            version: neutralise(&i.version),
             capabilities: i
                 .capabilities
                 .iter()
-                .map(|c| Capability::parse(c))
+                .map(|c| Capability::parse(&neutralise(c)))
                 .collect(),
             config_fields: i.config_fields.into_iter().map(Into::into).collect(),
         }
@@ -125,16 +127,16 @@ impl From<&AdapterConfigView> for types::AdapterConfig {
 impl From<types::SyncError> for AdapterError {
     fn from(e: types::SyncError) -> Self {
         match e {
-            types::SyncError::Config(m) => AdapterError::Config(m),
-            types::SyncError::Unauthorized(m) => AdapterError::Unauthorized(m),
+            types::SyncError::Config(m) => AdapterError::Config(neutralise(&m)),
+            types::SyncError::Unauthorized(m) => AdapterError::Unauthorized(neutralise(&m)),
             types::SyncError::Transient(t) => AdapterError::Transient {
                 retry_after_ms: t.retry_after_ms,
-                message: t.message,
+                message: neutralise(&t.message),
             },
             types::SyncError::Rejected(r) => {
                 AdapterError::Rejected(r.into_iter().map(Into::into).collect())
             }
-            types::SyncError::Internal(m) => AdapterError::Internal(m),
+            types::SyncError::Internal(m) => AdapterError::Internal(neutralise(&m)),
         }
     }
 }
@@ -144,7 +146,7 @@ impl From<types::PushResult> for PushResult {
         PushResult {
             accepted: r.accepted,
             rejected: r.rejected.into_iter().map(Into::into).collect(),
-            remote_ref: r.remote_ref,
+            remote_ref: r.remote_ref.as_deref().map(neutralise),
         }
     }
 }
@@ -167,7 +169,54 @@ impl From<types::SyncReport> for CustomSyncReport {
             applied: r.applied,
             duplicates: r.duplicates,
             quarantined: r.quarantined,
-            remote_refs: r.remote_refs,
+            remote_refs: r.remote_refs.iter().map(|s| neutralise(s)).collect(),
+        }
+    }
+}
+
+impl From<manifest::Placement> for Placement {
+    fn from(p: manifest::Placement) -> Self {
+        match p {
+            manifest::Placement::Header(name) => Placement::Header {
+                name: name.to_ascii_lowercase(),
+            },
+            manifest::Placement::BasicAuth => Placement::BasicAuth,
+            manifest::Placement::Bearer => Placement::Bearer,
+            manifest::Placement::JsonBody(b) => Placement::JsonBody {
+                path: b.path,
+                pointer: b.pointer,
+            },
+        }
+    }
+}
+
+impl From<Vec<manifest::SecretPlacement>> for Manifest {
+    fn from(list: Vec<manifest::SecretPlacement>) -> Self {
+        let mut m = Manifest::default();
+        for s in list {
+            m.placements
+                .entry(neutralise(&s.secret))
+                .or_default()
+                .extend(s.placements.into_iter().map(Placement::from));
+        }
+        m
+    }
+}
+
+impl From<checks::FieldProblem> for FieldProblem {
+    fn from(p: checks::FieldProblem) -> Self {
+        FieldProblem {
+            field: neutralise(&p.field),
+            message: neutralise(&p.message),
+        }
+    }
+}
+
+impl From<checks::ConnectionCheck> for ConnectionCheck {
+    fn from(c: checks::ConnectionCheck) -> Self {
+        match c {
+            checks::ConnectionCheck::Ok(m) => ConnectionCheck::Ok(neutralise(&m)),
+            checks::ConnectionCheck::Untestable(m) => ConnectionCheck::Untestable(neutralise(&m)),
         }
     }
 }

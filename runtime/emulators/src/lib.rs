@@ -1,6 +1,7 @@
 //! Local servers that emulate external systems, for demos and tests, with fault injection.
 
 mod faults;
+pub mod leaky;
 pub mod openfn;
 pub mod openspp;
 mod sync_server;

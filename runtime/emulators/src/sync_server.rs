@@ -8,7 +8,8 @@
 //! - `GET /mock-sync/received`: what was pushed, with request counts and batch ids.
 //! - `POST /mock-sync/faults` `[{status?, retryAfter?, delayMs?, malformed?, drop?, rejectGuids?, times?}]`:
 //!   faults for the next requests, in order.
-//! - `POST /mock-sync/echo`: answers with the request's headers and body.
+//! - `POST /mock-sync/echo[?transform=T]`, `POST|GET /mock-sync/stash`: a server that
+//!   leaks what it was sent, in many encodings (see [`crate::leaky`]).
 //! - `GET /mock-sync/redirect?to=URL`: a 302 to URL.
 
 use super::faults::{Fault, FaultPlan};
@@ -33,6 +34,10 @@ pub struct MockState {
     pub batch_ids: Vec<String>,
     pub external: Vec<Value>,
     pub pull_requests: u64,
+    /// Every request the server answered, on any path.
+    pub requests: u64,
+    /// The `x-api-key` header of each push, as received.
+    pub api_keys: Vec<String>,
     pub faults: FaultPlan,
 }
 
@@ -52,10 +57,22 @@ impl MockSyncServer {
             .route("/mock-sync/seed", post(seed))
             .route("/mock-sync/received", get(received))
             .route("/mock-sync/faults", post(faults))
-            .route("/mock-sync/echo", post(echo))
+            .route("/mock-sync/echo", post(super::leaky::echo))
             .route("/mock-sync/redirect", get(redirect))
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .merge(
+                Router::new()
+                    .route(
+                        "/mock-sync/stash",
+                        post(super::leaky::stash_put).get(super::leaky::stash_get),
+                    )
+                    .with_state(super::leaky::Stash::default()),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                count_request,
+            ));
         let addr = super::spawn(addr, app).await?;
         Ok(MockSyncServer { addr, state })
     }
@@ -91,6 +108,11 @@ impl MockSyncServer {
         self.state.lock().map(|s| s.faults.pending()).unwrap_or(0)
     }
 
+    /// Every request answered so far, on any path.
+    pub fn requests(&self) -> u64 {
+        self.state.lock().map(|s| s.requests).unwrap_or(0)
+    }
+
     /// A snapshot: (events received, push requests, duplicates).
     pub fn received(&self) -> (Vec<Value>, u64, u64) {
         let s = self.state.lock().expect("mock state");
@@ -114,6 +136,18 @@ fn normalize_record(mut r: Value) -> Value {
 }
 
 type Shared = Arc<Mutex<MockState>>;
+
+/// Count every request, whatever its path.
+async fn count_request(
+    State(state): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Ok(mut s) = state.lock() {
+        s.requests += 1;
+    }
+    next.run(req).await
+}
 
 /// Take the next fault and apply its delay; the response it dictates, if any.
 async fn apply_fault(state: &Shared) -> (Option<Fault>, Option<Response>) {
@@ -150,6 +184,9 @@ async fn push(
     s.push_requests += 1;
     if let Some(id) = headers.get("x-batch-id").and_then(|v| v.to_str().ok()) {
         s.batch_ids.push(id.to_string());
+    }
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        s.api_keys.push(key.to_string());
     }
     let (mut received, mut duplicates, mut rejected) = (0, 0, Vec::new());
     for e in events {
@@ -266,15 +303,6 @@ struct RedirectQuery {
 /// A 302 to wherever `to` says: a server trying to bounce a client elsewhere.
 async fn redirect(Query(q): Query<RedirectQuery>) -> Response {
     (StatusCode::FOUND, [("location", q.to)]).into_response()
-}
-
-/// Answers with the request's headers and body: a server that leaks what it was sent.
-async fn echo(headers: HeaderMap, body: String) -> Response {
-    let headers: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), json!(String::from_utf8_lossy(v.as_bytes()))))
-        .collect();
-    Json(json!({ "headers": headers, "body": body })).into_response()
 }
 
 async fn faults(State(state): State<Shared>, Json(list): Json<Vec<Fault>>) -> Response {

@@ -3,21 +3,22 @@
 //! back as a typed outcome with what the call used.
 
 use crate::classify::classify;
-use crate::runtime::{AdapterRuntime, EPOCH_TICK};
+use crate::runtime::AdapterRuntime;
 use crate::CallError;
 use dcsync_contract::adapter::{
-    AdapterConfigView, AdapterInfo, Capability, CustomSyncReport, PullPage, PushResult,
+    AdapterConfigView, AdapterInfo, Capability, ConnectionCheck, CustomSyncReport, FieldProblem,
+    Manifest, PullPage, PushResult,
 };
 use dcsync_contract::limits::Limit;
 use dcsync_contract::model::FormSubmission;
-use dcsync_contract::wit::{types, AdapterWorld, AdapterWorldPre};
+use dcsync_contract::wit::{self, types};
 use dcsync_host::{CallContext, HostState};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::Component;
+use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::Store;
 
 /// What one call used.
@@ -80,15 +81,77 @@ pub trait AdapterCalls: Send + Sync {
     fn has_capability(&self, cap: &Capability) -> bool {
         self.info().has(cap)
     }
+
+    /// Where it declared each secret may go; `None`: nothing declared (the 1.0 rule).
+    fn manifest(&self) -> Option<&Manifest> {
+        None
+    }
+}
+
+/// A linked component and where its exports are: `adapter` always, the 1.1 optional
+/// exports when the component has them.
+pub(crate) struct AdapterPre {
+    pub(crate) pre: InstancePre<HostState>,
+    adapter: wit::adapter::GuestIndices,
+    manifest: Option<wit::manifest::GuestIndices>,
+    checks: Option<wit::checks::GuestIndices>,
+}
+
+impl AdapterPre {
+    /// Find the exports; a component without the `adapter` interface is no adapter.
+    pub(crate) fn new(pre: InstancePre<HostState>) -> wasmtime::Result<Self> {
+        Ok(AdapterPre {
+            adapter: wit::adapter::GuestIndices::new(&pre)?,
+            manifest: wit::manifest::GuestIndices::new(&pre).ok(),
+            checks: wit::checks::GuestIndices::new(&pre).ok(),
+            pre,
+        })
+    }
+}
+
+/// One instance's exports.
+struct Exports<'a> {
+    pre: &'a AdapterPre,
+    instance: Instance,
+}
+
+impl Exports<'_> {
+    fn adapter(&self, store: &mut Store<HostState>) -> wasmtime::Result<wit::adapter::Guest> {
+        self.pre.adapter.load(store, &self.instance)
+    }
+
+    fn manifest(
+        &self,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Option<wit::manifest::Guest>> {
+        self.pre
+            .manifest
+            .as_ref()
+            .map(|m| m.load(store, &self.instance))
+            .transpose()
+    }
+
+    fn checks(&self, store: &mut Store<HostState>) -> wasmtime::Result<Option<wit::checks::Guest>> {
+        self.pre
+            .checks
+            .as_ref()
+            .map(|c| c.load(store, &self.instance))
+            .transpose()
+    }
 }
 
 /// A verified component, ready to serve calls; each call gets a fresh instance.
 pub struct LoadedAdapter {
     runtime: Arc<AdapterRuntime>,
     component: Component,
-    pre: AdapterWorldPre<HostState>,
+    pre: AdapterPre,
     /// What `describe()` returned at load.
     pub info: AdapterInfo,
+    /// Where it declared each secret may go (1.1 `manifest`); `None` when it declares
+    /// nothing (a 1.0 adapter): the 1.0 placement rule applies.
+    pub manifest: Option<Manifest>,
+    /// Whether it exports the 1.1 `checks` (validate, check-connection).
+    pub has_checks: bool,
     /// SHA-256 of the component file, hex.
     pub sha256: String,
     /// Where it was loaded from.
@@ -120,16 +183,19 @@ impl LoadedAdapter {
     pub(crate) fn new(
         runtime: Arc<AdapterRuntime>,
         component: Component,
-        pre: AdapterWorldPre<HostState>,
+        pre: AdapterPre,
         sha256: String,
         path: &Path,
         wit_version: String,
         from_cache: bool,
     ) -> Self {
+        let has_checks = pre.checks.is_some();
         LoadedAdapter {
             runtime,
             component,
             pre,
+            manifest: None,
+            has_checks,
             info: AdapterInfo {
                 adapter_type: String::new(),
                 name: String::new(),
@@ -152,23 +218,13 @@ impl LoadedAdapter {
     }
 
     fn new_store(&self, call: CallContext) -> Store<HostState> {
-        let limits = &self.runtime.limits;
-        let mut store = Store::new(&self.runtime.engine, HostState::new(call, limits));
-        store.limiter(|s| &mut s.limiter);
-        // Fuel is checked as the adapter runs; it yields to the async runtime every so
-        // often, so a busy adapter cannot starve other tasks.
-        let _ = store.set_fuel(limits.fuel);
-        let _ = store.fuel_async_yield_interval(Some(1_000_000));
-        let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
-        store
+        self.runtime.new_store(call)
     }
 
     /// Run `f` on a fresh instance, under the wall-clock deadline, and classify failures.
     async fn call<T, F>(&self, call: CallContext, f: F) -> CallOutcome<T>
     where
-        F: for<'a> FnOnce(&'a mut Store<HostState>, &'a AdapterWorld) -> Guest<'a, T>,
+        F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Exports<'a>) -> Guest<'a, T>,
     {
         let mut store = self.new_store(call);
         let deadline = self.runtime.limits.deadline;
@@ -176,10 +232,15 @@ impl LoadedAdapter {
         let run = async {
             let instance = self
                 .pre
+                .pre
                 .instantiate_async(&mut store)
                 .await
                 .map_err(|e| (e, true))?;
-            f(&mut store, &instance).await.map_err(|e| (e, false))
+            let exports = Exports {
+                pre: &self.pre,
+                instance,
+            };
+            f(&mut store, &exports).await.map_err(|e| (e, false))
         };
         let result = match tokio::time::timeout(deadline, run).await {
             Err(_) => Err(CallError::Limit(Limit::Deadline)),
@@ -215,7 +276,7 @@ impl LoadedAdapter {
             let mut store = self.new_store(CallContext::offline(&self.runtime.limits));
             let started = Instant::now();
             if use_pre {
-                self.pre.instantiate_async(&mut store).await?;
+                self.pre.pre.instantiate_async(&mut store).await?;
             } else {
                 self.runtime
                     .linker
@@ -232,15 +293,80 @@ impl LoadedAdapter {
         let ctx = CallContext::offline(&self.runtime.limits);
         self.call(ctx, |store, inst| {
             Box::pin(async move {
-                let info = inst
-                    .datacollect_external_sync_adapter()
-                    .call_describe(store)
-                    .await?;
+                let info = inst.adapter(store)?.call_describe(&mut *store).await?;
                 Ok(AdapterInfo::from(info))
             })
         })
         .await
         .result
+    }
+
+    /// `secret-placements()` (1.1), with no network, store or secrets; `None` for a
+    /// component that does not export `manifest`.
+    pub async fn secret_placements(&self) -> Result<Option<Manifest>, CallError> {
+        if self.pre.manifest.is_none() {
+            return Ok(None);
+        }
+        let ctx = CallContext::offline(&self.runtime.limits);
+        self.call(ctx, |store, inst| {
+            Box::pin(async move {
+                let Some(m) = inst.manifest(store)? else {
+                    return Ok(None);
+                };
+                Ok(m.call_secret_placements(&mut *store)
+                    .await?
+                    .map(Manifest::from))
+            })
+        })
+        .await
+        .result
+    }
+
+    /// `validate(config)` (1.1): the adapter's own rules, no I/O. Empty for a component
+    /// without `checks`.
+    pub async fn validate(
+        &self,
+        config: &AdapterConfigView,
+    ) -> Result<Vec<FieldProblem>, CallError> {
+        if self.pre.checks.is_none() {
+            return Ok(Vec::new());
+        }
+        let config = types::AdapterConfig::from(config);
+        let ctx = CallContext::offline(&self.runtime.limits);
+        self.call(ctx, move |store, inst| {
+            Box::pin(async move {
+                let Some(c) = inst.checks(store)? else {
+                    return Ok(Vec::new());
+                };
+                let problems = c.call_validate(&mut *store, &config).await?;
+                Ok(problems.into_iter().map(FieldProblem::from).collect())
+            })
+        })
+        .await
+        .result
+    }
+
+    /// `check-connection(config)` (1.1) with the call's network and secrets; `None` for
+    /// a component without `checks`.
+    pub async fn check_connection(
+        &self,
+        ctx: CallContext,
+        config: &AdapterConfigView,
+    ) -> CallOutcome<Option<ConnectionCheck>> {
+        let config = types::AdapterConfig::from(config);
+        let out = self
+            .call(ctx, move |store, inst| {
+                Box::pin(async move {
+                    let Some(c) = inst.checks(store)? else {
+                        return Ok(Ok(None));
+                    };
+                    Ok(c.call_check_connection(&mut *store, &config)
+                        .await?
+                        .map(|c| Some(ConnectionCheck::from(c))))
+                })
+            })
+            .await;
+        flatten(out)
     }
 
     async fn call_push(
@@ -254,8 +380,8 @@ impl LoadedAdapter {
         let out = self
             .call(ctx, move |store, inst| {
                 Box::pin(async move {
-                    inst.datacollect_external_sync_adapter()
-                        .call_push_batch(store, &config, &events)
+                    inst.adapter(store)?
+                        .call_push_batch(&mut *store, &config, &events)
                         .await
                 })
             })
@@ -275,8 +401,8 @@ impl LoadedAdapter {
         let out = self
             .call(ctx, move |store, inst| {
                 Box::pin(async move {
-                    inst.datacollect_external_sync_adapter()
-                        .call_pull_since(store, &config, cursor.as_deref(), limit)
+                    inst.adapter(store)?
+                        .call_pull_since(&mut *store, &config, cursor.as_deref(), limit)
                         .await
                 })
             })
@@ -298,11 +424,7 @@ impl LoadedAdapter {
         let config = types::AdapterConfig::from(config);
         let out = self
             .call(ctx, move |store, inst| {
-                Box::pin(async move {
-                    inst.datacollect_external_sync_adapter()
-                        .call_sync(store, &config)
-                        .await
-                })
+                Box::pin(async move { inst.adapter(store)?.call_sync(&mut *store, &config).await })
             })
             .await;
         flatten(out)
@@ -325,6 +447,10 @@ fn flatten<W, I: From<W>>(out: CallOutcome<Result<W, types::SyncError>>) -> Call
 impl AdapterCalls for LoadedAdapter {
     fn info(&self) -> &AdapterInfo {
         &self.info
+    }
+
+    fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
     }
 
     fn push_batch<'a>(

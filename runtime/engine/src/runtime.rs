@@ -1,11 +1,10 @@
 //! The engine and linker every adapter is compiled and instantiated with, and loading:
 //! compile (or take from the cache), link, type-check, smoke-test.
 
-use crate::adapter::LoadedAdapter;
+use crate::adapter::{AdapterPre, LoadedAdapter};
 use crate::cache::CodeCache;
 use crate::{CallError, LoadError};
 use dcsync_contract::limits::{Limit, Limits};
-use dcsync_contract::wit::AdapterWorldPre;
 use dcsync_host::HostState;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -103,6 +102,22 @@ impl AdapterRuntime {
         }))
     }
 
+    /// A fresh store for one call: its limiter (memory and tables summed over the call),
+    /// fuel with async yields, and the wall-clock deadline in epoch ticks.
+    pub(crate) fn new_store(&self, call: dcsync_host::CallContext) -> wasmtime::Store<HostState> {
+        let limits = &self.limits;
+        let mut store = wasmtime::Store::new(&self.engine, HostState::new(call, limits));
+        store.limiter(|s| &mut s.limiter);
+        // Fuel is checked as the adapter runs; it yields to the async runtime every so
+        // often, so a busy adapter cannot starve other tasks.
+        let _ = store.set_fuel(limits.fuel);
+        let _ = store.fuel_async_yield_interval(Some(1_000_000));
+        let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
     /// The limits every call gets.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -147,7 +162,7 @@ impl AdapterRuntime {
                 path: shown.clone(),
                 message: format!("{e:#}"),
             })?;
-        let pre = AdapterWorldPre::new(pre).map_err(|e| LoadError::Incompatible {
+        let pre = AdapterPre::new(pre).map_err(|e| LoadError::Incompatible {
             path: shown.clone(),
             message: format!(
                 "does not export the datacollect:external-sync adapter interface: {e:#}"
@@ -162,7 +177,8 @@ impl AdapterRuntime {
             wit_version,
             from_cache,
         );
-        let info = adapter.describe().await.map_err(|e| match e {
+        let smoke_test = |e: CallError| {
+            match e {
             CallError::Limit(Limit::Memory) => LoadError::TooLarge {
                 path: shown.clone(),
                 message: format!(
@@ -181,7 +197,10 @@ impl AdapterRuntime {
                 path: shown.clone(),
                 message: other.to_string(),
             },
-        })?;
+        }
+        };
+        let info = adapter.describe().await.map_err(smoke_test)?;
+        adapter.manifest = adapter.secret_placements().await.map_err(smoke_test)?;
         if info.adapter_type.trim().is_empty() {
             return Err(LoadError::SmokeTest {
                 path: shown,
@@ -223,5 +242,89 @@ impl AdapterRuntime {
             cache.store(&self.engine, sha256, &component);
         }
         Ok((component, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::classify;
+    use dcsync_host::CallContext;
+
+    fn runtime(memory: usize) -> Arc<AdapterRuntime> {
+        AdapterRuntime::new(Limits {
+            memory_bytes: memory,
+            ..Limits::default()
+        })
+        .unwrap()
+    }
+
+    /// A core module with one memory of one page and `grow(pages)`; instantiated many
+    /// times in one store, it is an adapter spreading its allocation over many memories
+    /// (a component holds a core instance per module, each with its own memory).
+    fn one_memory() -> Vec<u8> {
+        wat::parse_str(
+            r#"(module (memory 1)
+                 (func (export "grow") (param $pages i32)
+                   (drop (memory.grow (local.get $pages)))))"#,
+        )
+        .unwrap()
+    }
+
+    /// Instantiate that module `instances` times in one call's store and grow each memory.
+    async fn grow(
+        rt: &Arc<AdapterRuntime>,
+        instances: usize,
+        pages: i32,
+    ) -> Result<(), crate::CallError> {
+        let module = wasmtime::Module::new(rt.engine(), one_memory()).unwrap();
+        let mut store = rt.new_store(CallContext::offline(rt.limits()));
+        let linker = wasmtime::Linker::new(rt.engine());
+        let mut result = Ok(());
+        for _ in 0..instances {
+            let run = async {
+                let instance = linker
+                    .instantiate_async(&mut store, &module)
+                    .await
+                    .map_err(|e| (e, true))?;
+                let f = instance
+                    .get_typed_func::<i32, ()>(&mut store, "grow")
+                    .map_err(|e| (e, true))?;
+                f.call_async(&mut store, pages)
+                    .await
+                    .map_err(|e| (e, false))
+            };
+            if let Err(e) = run.await {
+                result = Err(e);
+                break;
+            }
+        }
+        let breach = store.data().limiter.breach();
+        result.map_err(|(e, setup)| classify(e, breach, setup))
+    }
+
+    #[tokio::test]
+    async fn memory_is_limited_over_all_the_memories_of_a_call() {
+        // 8 memories × (1 + 15) pages × 64 KiB = 8 MiB asked for, 4 MiB allowed: each
+        // memory alone would fit; together they do not.
+        let rt = runtime(4 << 20);
+        assert_eq!(
+            grow(&rt, 8, 15).await,
+            Err(crate::CallError::Limit(Limit::Memory))
+        );
+        // Within the limit in total, it runs.
+        assert_eq!(grow(&rt, 8, 6).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn the_count_of_memories_and_instances_per_call_is_capped() {
+        let rt = runtime(64 << 20);
+        let max = dcsync_host::limiter::MAX_MEMORIES;
+        assert_eq!(grow(&rt, max, 0).await, Ok(()));
+        let e = grow(&rt, max + 1, 0).await.unwrap_err();
+        assert!(
+            matches!(e, crate::CallError::Setup(ref m) if m.contains("memory count too high")),
+            "{e:?}"
+        );
     }
 }

@@ -19,17 +19,17 @@ impl Host for HostState {
             ));
         };
         let config = self.call.config_id.clone();
-        let accepted = dcsync_contract::pulled::accept_page(
+        let secrets = self.call.secrets.clone();
+        let page = dcsync_contract::pulled::PulledPage::accept(
             &config,
             events.into_iter().map(Into::into).collect(),
+            next_cursor,
+            chrono::Utc::now(),
+            move |e| secrets.refusal_for(e),
         );
-        let events = match accepted.into_iter().collect::<Result<Vec<_>, _>>() {
-            Ok(e) => e,
-            Err(r) => return Ok(Err(format!("pulled event {}: {}", r.guid, r.reason))),
-        };
         let applier = access.applier.clone();
         let result = blocking(&access.store, move |s| {
-            s.apply_pulled(&config, &events, next_cursor.as_deref(), &applier)
+            s.apply_pulled(&config, &page, &applier)
         })
         .await;
         Ok(result

@@ -2,7 +2,8 @@
 //! import works from.
 
 use crate::egress::HttpPolicy;
-use crate::secrets::Secrets;
+use crate::run_state::SharedRunState;
+use crate::secrets::{SecretPolicy, Secrets};
 use dcsync_applier::EventApplier;
 use dcsync_contract::limits::{Limit, LimitBreach, Limits};
 use dcsync_store::EventStore;
@@ -27,6 +28,10 @@ pub struct CallContext {
     pub adapter_type: String,
     /// The secret values references may name.
     pub secrets: Secrets,
+    /// Where each secret may be filled in.
+    pub secret_policy: SecretPolicy,
+    /// Values that live for the run.
+    pub run_state: SharedRunState,
     /// Where requests may go.
     pub http: HttpPolicy,
     /// The store, for a `custom-sync` run.
@@ -59,6 +64,8 @@ impl CallContext {
             config_id: config_id.to_string(),
             adapter_type: adapter_type.to_string(),
             secrets,
+            secret_policy: SecretPolicy::default(),
+            run_state: SharedRunState::default(),
             http,
             store,
             hostcalls_left: limits.hostcalls,
@@ -81,6 +88,18 @@ impl CallContext {
             None,
             limits,
         )
+    }
+
+    /// With these placement rules.
+    pub fn with_secret_policy(mut self, policy: SecretPolicy) -> Self {
+        self.secret_policy = policy;
+        self
+    }
+
+    /// Sharing this run's state.
+    pub fn with_run_state(mut self, state: SharedRunState) -> Self {
+        self.run_state = state;
+        self
     }
 
     /// Count one host call; past the budget the guest traps.

@@ -63,15 +63,29 @@ impl HttpClients {
         Self::with_lookup(system_lookup())
     }
 
+    /// Clients through the operator's `proxy`, if any (never one from the environment).
+    pub fn with_proxy(proxy: Option<&str>) -> Result<Self, reqwest::Error> {
+        Self::build(system_lookup(), proxy)
+    }
+
     /// Clients whose public-only resolver uses `lookup` (tests point names anywhere).
     pub fn with_lookup(lookup: Lookup) -> Result<Self, reqwest::Error> {
+        Self::build(lookup, None)
+    }
+
+    fn build(lookup: Lookup, proxy: Option<&str>) -> Result<Self, reqwest::Error> {
+        let proxy = proxy.map(reqwest::Proxy::all).transpose()?;
         let builder = || {
-            reqwest::Client::builder()
+            let b = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
                 .pool_max_idle_per_host(8)
                 .tcp_nodelay(true)
-                .user_agent(concat!("dcsync/", env!("CARGO_PKG_VERSION")))
+                .user_agent(concat!("dcsync/", env!("CARGO_PKG_VERSION")));
+            match &proxy {
+                Some(p) => b.proxy(p.clone()),
+                None => b,
+            }
         };
         Ok(HttpClients {
             public_only: builder()
@@ -87,13 +101,36 @@ impl HttpClients {
 pub struct HttpPolicy {
     /// `None`: no network at all (`describe()`).
     pub(crate) clients: Option<HttpClients>,
-    /// Allowed origins, as `scheme://host:port`; the first is the config URL's own.
-    pub(crate) allowed: Vec<String>,
-    /// The config itself targets a loopback or private address.
-    pub(crate) allow_private: bool,
+    /// Allowed origins; the first is the config URL's own.
+    pub(crate) allowed: Vec<AllowedOrigin>,
     pub(crate) timeout: Duration,
     pub(crate) max_request: usize,
     pub(crate) max_response: usize,
+}
+
+/// One origin a config's requests may reach, with its own address rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AllowedOrigin {
+    /// `scheme://host:port`.
+    pub(crate) origin: String,
+    /// The origin itself names a loopback or private address (an IP literal, or
+    /// `localhost`): its requests may connect there. Every other origin, operator-added
+    /// ones included, may reach public addresses only.
+    pub(crate) private: bool,
+}
+
+impl AllowedOrigin {
+    fn of(url: &url::Url) -> Option<Self> {
+        let private = match url.host()? {
+            url::Host::Ipv4(ip) => !is_public(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => !is_public(IpAddr::V6(ip)),
+            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        };
+        Some(AllowedOrigin {
+            origin: origin_of(url)?,
+            private,
+        })
+    }
 }
 
 /// `scheme://host:port` of a URL (host lower-cased, default port filled in).
@@ -106,13 +143,23 @@ pub fn origin_of(url: &url::Url) -> Option<String> {
     ))
 }
 
+/// Where a request that passed the policy goes.
+#[derive(Debug)]
+pub(crate) struct Destination<'a> {
+    /// `scheme://host:port`.
+    pub(crate) origin: String,
+    /// Whether it is the config URL's own origin (where secrets may go by default).
+    pub(crate) own: bool,
+    /// The client with the right address rule for it.
+    pub(crate) client: &'a reqwest::Client,
+}
+
 impl HttpPolicy {
     /// No network: every request is denied (for `describe()`, which must not do I/O).
     pub fn offline(limits: &Limits) -> Self {
         HttpPolicy {
             clients: None,
             allowed: Vec::new(),
-            allow_private: false,
             timeout: Duration::from_secs(1),
             max_request: limits.max_request_bytes,
             max_response: limits.max_response_bytes,
@@ -127,67 +174,55 @@ impl HttpPolicy {
         timeout: Duration,
         limits: &Limits,
     ) -> Self {
-        let mut allowed = Vec::new();
-        let mut allow_private = false;
-        if let Ok(u) = url::Url::parse(config_url) {
-            allowed.extend(origin_of(&u));
-            allow_private = match u.host() {
-                Some(url::Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
-                Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                None => false,
-            };
-        }
+        let mut allowed: Vec<AllowedOrigin> = url::Url::parse(config_url)
+            .ok()
+            .as_ref()
+            .and_then(AllowedOrigin::of)
+            .into_iter()
+            .collect();
         for o in extra_origins {
-            if let Some(origin) = url::Url::parse(o).ok().as_ref().and_then(origin_of) {
-                allowed.push(origin);
+            if let Some(a) = url::Url::parse(o).ok().as_ref().and_then(AllowedOrigin::of) {
+                if !allowed.iter().any(|x| x.origin == a.origin) {
+                    allowed.push(a);
+                }
             }
         }
         HttpPolicy {
             clients: Some(clients.clone()),
             allowed,
-            allow_private,
             timeout,
             max_request: limits.max_request_bytes,
             max_response: limits.max_response_bytes,
         }
     }
 
-    /// The config URL's own origin (where secrets may go by default).
-    pub fn own_origin(&self) -> Option<&str> {
-        self.allowed.first().map(String::as_str)
-    }
-
-    /// Why a request to `url` may not be sent, if it may not.
-    pub(crate) fn check(&self, url: &url::Url) -> Result<String, Denial> {
+    /// Where a request to `url` goes, or why it may not.
+    pub(crate) fn check(&self, url: &url::Url) -> Result<Destination<'_>, Denial> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Denial::Scheme);
         }
         let origin = origin_of(url).ok_or(Denial::NoHost)?;
-        if !self.allowed.contains(&origin) {
+        let Some(position) = self.allowed.iter().position(|a| a.origin == origin) else {
             return Err(Denial::Origin);
-        }
+        };
+        let allowed = &self.allowed[position];
         let literal = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
             _ => None,
         };
-        if !self.allow_private && literal.is_some_and(|ip| !is_public(ip)) {
+        if !allowed.private && literal.is_some_and(|ip| !is_public(ip)) {
             return Err(Denial::NotPublic);
         }
-        if self.clients.is_none() {
-            return Err(Denial::Offline);
-        }
-        Ok(origin)
-    }
-
-    /// The client for this policy's address rule.
-    pub(crate) fn client(&self) -> Option<&reqwest::Client> {
-        let clients = self.clients.as_ref()?;
-        Some(if self.allow_private {
-            &clients.any_address
-        } else {
-            &clients.public_only
+        let clients = self.clients.as_ref().ok_or(Denial::Offline)?;
+        Ok(Destination {
+            origin,
+            own: position == 0,
+            client: if allowed.private {
+                &clients.any_address
+            } else {
+                &clients.public_only
+            },
         })
     }
 }
@@ -401,13 +436,18 @@ mod tests {
     #[test]
     fn only_the_config_origin_and_operator_additions_are_allowed() {
         let p = policy("https://api.example.org/x");
-        let ok = |u: &str| p.check(&url::Url::parse(u).unwrap());
-        assert!(ok("https://api.example.org/other?q=1").is_ok());
-        assert!(
-            ok("https://API.example.org:443/").is_ok(),
-            "host case and default port"
+        let ok = |u: &str| p.check(&url::Url::parse(u).unwrap()).map(|d| d.own);
+        assert_eq!(ok("https://api.example.org/other?q=1"), Ok(true));
+        assert_eq!(
+            ok("https://API.example.org:443/"),
+            Ok(true),
+            "host case, default port"
         );
-        assert!(ok("https://extra.example.org/y").is_ok());
+        assert_eq!(
+            ok("https://extra.example.org/y"),
+            Ok(false),
+            "allowed, not the own origin"
+        );
         assert_eq!(
             ok("http://api.example.org/x"),
             Err(Denial::Origin),
@@ -422,20 +462,28 @@ mod tests {
     #[test]
     fn ip_literals_must_be_public_unless_the_config_targets_a_private_address() {
         let public_cfg = policy("https://93.184.216.34/x");
-        let lit = |p: &HttpPolicy, u: &str| p.check(&url::Url::parse(u).unwrap());
+        let lit = |p: &HttpPolicy, u: &str| p.check(&url::Url::parse(u).unwrap()).map(|_| ());
         assert!(lit(&public_cfg, "https://93.184.216.34/y").is_ok());
         let private_cfg = policy("http://127.0.0.1:3000/x");
         assert!(lit(&private_cfg, "http://127.0.0.1:3000/y").is_ok());
-        // The allowlist keeps the two apart; the literal check is what refuses an
-        // operator-added private origin for a public config.
+        // Each origin has its own rule: an operator-added public name beside a loopback
+        // config gets the public-only client, so DNS cannot point it at the host.
         let mixed = HttpPolicy::for_config(
             &HttpClients::new().unwrap(),
-            "https://93.184.216.34/x",
-            &["http://10.0.0.5:8080".into()],
+            "http://127.0.0.1:3000/x",
+            &["https://api.example.org".into()],
             Duration::from_secs(1),
             &Limits::default(),
         );
-        assert_eq!(lit(&mixed, "http://10.0.0.5:8080/"), Err(Denial::NotPublic));
+        assert!(mixed.allowed[0].private);
+        assert!(!mixed.allowed[1].private);
+        let d = mixed
+            .check(&url::Url::parse("https://api.example.org/y").unwrap())
+            .unwrap();
+        assert!(std::ptr::eq(
+            d.client,
+            &mixed.clients.as_ref().unwrap().public_only
+        ));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod egress;
 mod http;
 pub mod limiter;
 mod log;
+pub mod run_state;
 pub mod secrets;
 mod store;
 

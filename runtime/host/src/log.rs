@@ -32,7 +32,7 @@ impl Host for HostState {
             line.truncate(cut);
             line.push('…');
         }
-        let line = self.call.secrets.scrub(&line);
+        let line = dcsync_contract::text::neutralise(&self.call.secrets.scrub(&line));
         let adapter = self.call.adapter_type.as_str();
         let config = self.call.config_id.as_str();
         match level {

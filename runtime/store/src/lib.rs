@@ -16,6 +16,7 @@ pub use dcsync_applier::EventApplier;
 pub use dcsync_contract::adapter::Rejection;
 use dcsync_contract::model::{AuditEntry, EntityPair, FormSubmission};
 use dcsync_contract::outcome::{ErrorClass, QuarantinePhase, RunStatus};
+pub use dcsync_contract::pulled::PulledPage;
 use serde::Serialize;
 use thiserror::Error;
 
@@ -197,13 +198,14 @@ pub trait EventStore: Send + Sync + 'static {
     /// Both cursors of a config.
     fn cursors(&self, config_id: &str) -> Result<Cursors, StoreError>;
 
-    /// Store pulled events (guids already set), apply them and move the pull cursor, in
-    /// one transaction. Already-stored guids are duplicates: nothing is done for them.
+    /// Store a pulled page's events (guids already set), apply them, quarantine its
+    /// refused records and move the pull cursor, in one transaction. Already-stored guids
+    /// are duplicates: nothing is done for them; a refused record already quarantined and
+    /// still open is not quarantined twice.
     fn apply_pulled(
         &self,
         config_id: &str,
-        events: &[FormSubmission],
-        next_cursor: Option<&str>,
+        page: &PulledPage,
         applier: &EventApplier,
     ) -> Result<ApplyOutcome, StoreError>;
 

@@ -79,6 +79,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX runs_config ON runs(config_id, id);
     "#,
+    // 2: which config may change which entity (pulled events may change only their own),
+    // and the raw text of a pulled record the host refused.
+    r#"
+    CREATE TABLE entity_links (
+        entity_guid TEXT NOT NULL,
+        config_id   TEXT NOT NULL,
+        PRIMARY KEY (entity_guid, config_id)
+    ) WITHOUT ROWID;
+    ALTER TABLE quarantine ADD COLUMN record TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -47,10 +47,10 @@ impl ConfigDir {
             .flatten()
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .filter_map(|p| match std::fs::read_to_string(&p).map(|t| ExternalSyncConfig::from_json(&t)) {
-                Ok(Ok(c)) => Some(c),
-                other => {
-                    tracing::warn!(path = %p.display(), problem = ?other.err(), "skipping unreadable config file");
+            .filter_map(|p| match read(&p) {
+                Ok(c) => Some(c),
+                Err(problem) => {
+                    tracing::warn!(path = %p.display(), %problem, "skipping unreadable config file");
                     None
                 }
             })
@@ -61,18 +61,20 @@ impl ConfigDir {
 
     /// The config with this id.
     pub fn get(&self, id: &str) -> Option<ExternalSyncConfig> {
-        let text = std::fs::read_to_string(self.path(id)).ok()?;
-        ExternalSyncConfig::from_json(&text)
-            .ok()
-            .filter(|c| c.id == id)
+        read(&self.path(id)).ok().filter(|c| c.id == id)
     }
 
     /// Write a config (atomically, readable by the owner only).
     pub fn put(&self, config: &ExternalSyncConfig) -> std::io::Result<()> {
         let path = self.path(&config.id);
         let tmp = path.with_extension("tmp");
-        let text =
-            serde_json::to_string_pretty(&config.to_json(false)).map_err(std::io::Error::other)?;
+        // The secret field names are kept with it: a field an adapter once declared secret
+        // stays secret (masked by the API) even when that adapter is not loaded.
+        let stored = serde_json::json!({
+            "externalSync": config.to_json(false),
+            "secretFields": config.secret_field_names().collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&stored).map_err(std::io::Error::other)?;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -89,4 +91,19 @@ impl ConfigDir {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Read one stored config, with the secret field names kept beside it.
+fn read(path: &Path) -> Result<ExternalSyncConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let mut config = ExternalSyncConfig::from_value(&value).map_err(|e| e.to_string())?;
+    let names: Vec<&str> = value["secretFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .collect();
+    config.mark_secret(names);
+    Ok(config)
 }

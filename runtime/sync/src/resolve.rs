@@ -131,10 +131,10 @@ mod tests {
 
     #[test]
     fn declared_secrets_are_marked() {
-        let c = config(r#"{"name": "pin", "value": "123456"}"#);
-        assert!(!c.is_secret("pin"));
-        let r = resolve(&c, &info(vec![field("pin", false, true)])).unwrap();
-        assert!(r.config.is_secret("pin"));
+        let c = config(r#"{"name": "passcode", "value": "123456"}"#);
+        assert!(!c.is_secret("passcode"));
+        let r = resolve(&c, &info(vec![field("passcode", false, true)])).unwrap();
+        assert!(r.config.is_secret("passcode"));
         assert!(!format!("{:?}", r.config).contains("123456"));
     }
 

@@ -10,7 +10,6 @@ use dcsync_applier::EventApplier;
 use dcsync_contract::config::ExternalSyncConfig;
 use dcsync_host::HttpClients;
 use dcsync_store::EventStore;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The store, adapters, HTTP clients and settings syncs run with.
@@ -22,7 +21,7 @@ pub struct SyncService {
     /// How events are applied.
     pub applier: Arc<EventApplier>,
     clients: HttpClients,
-    allow: BTreeMap<String, Vec<String>>,
+    settings: RuntimeSettings,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -87,8 +86,13 @@ impl SyncService {
             registry,
             applier: Arc::new(EventApplier::new()),
             clients,
-            allow: settings.allow.clone(),
+            settings: settings.clone(),
         }
+    }
+
+    /// The operator's settings.
+    pub fn settings(&self) -> &RuntimeSettings {
+        &self.settings
     }
 
     /// Check `config` against the adapter serving its type now.
@@ -105,15 +109,15 @@ impl SyncService {
 
     /// A manager for `config` (not yet initialized).
     pub fn manager(&self, config: ExternalSyncConfig) -> ExternalSyncManager {
-        let origins = self
-            .allow
-            .get(&config.adapter_type)
-            .cloned()
-            .unwrap_or_default();
+        let ty = config.adapter_type.clone();
         ExternalSyncManager::new(self.store.clone(), self.applier.clone(), config)
             .with_registry(self.registry.clone())
             .with_http_clients(self.clients.clone())
-            .allow_origins(origins)
+            .allow_origins(self.settings.allowed_origins(&ty))
+            .secret_rules(
+                self.settings.body_secrets_approved(&ty),
+                self.settings.secret_origins(&ty),
+            )
     }
 
     /// An initialized manager for `config` (uninitialized when no adapter serves it).

@@ -17,12 +17,20 @@
 //! max_request_mib = 32
 //! max_response_mib = 64
 //! log_lines = 1000
+//! run_ms = 3_600_000         # a whole run; past it the run ends `incomplete`
+//! stall_ms = 30_000          # a pull this long without a new record is stopped
 //!
 //! [allow]            # origins an adapter type may reach besides its config URL's
 //! openfn-adapter = ["https://app.openfn.org"]
 //!
 //! [pins]             # sha256 of the only component accepted for a type
 //! mock-sync-server = "9f2c…"
+//!
+//! [body_secrets]     # types whose declared JSON-body secret placements are approved
+//! openspp-adapter = true
+//!
+//! [secret_origins.openfn-adapter]   # a secret may also go to these allowed origins
+//! collectionsToken = ["https://app.openfn.org"]
 //! ```
 
 use dcsync_contract::limits::Limits;
@@ -59,6 +67,16 @@ pub struct RuntimeSettings {
     /// Required SHA-256 (hex) of the component serving a type.
     #[serde(default)]
     pub pins: BTreeMap<String, String>,
+    /// Adapter types whose declared JSON-body secret placements the operator approves.
+    #[serde(default)]
+    pub body_secrets: BTreeMap<String, bool>,
+    /// Per adapter type, per secret: extra origins (among `allow`) it may be sent to.
+    #[serde(default)]
+    pub secret_origins: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// An HTTP proxy for every adapter request (`http://host:port`). Without it the host
+    /// connects directly and ignores `HTTP_PROXY`/`HTTPS_PROXY`: a proxy resolves names
+    /// itself, so the public-address rule no longer applies through it.
+    pub proxy: Option<String>,
 }
 
 /// Sandbox limits, in operator units; absent keys keep [`Limits::default`].
@@ -83,6 +101,10 @@ pub struct LimitSettings {
     pub max_response_mib: Option<usize>,
     /// Log lines per call.
     pub log_lines: Option<u32>,
+    /// A whole run, ms.
+    pub run_ms: Option<u64>,
+    /// A pull without new records for this long is stopped, ms.
+    pub stall_ms: Option<u64>,
 }
 
 impl RuntimeSettings {
@@ -104,6 +126,26 @@ impl RuntimeSettings {
                 return Err(format!(
                     "pins.{ty}: must be 64 hex characters (a SHA-256), got {pin:?}"
                 ));
+            }
+        }
+        if let Some(p) = &self.proxy {
+            let ok = url::Url::parse(p)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(format!(
+                    "proxy: {p:?} is not an http(s) URL like \"http://proxy.internal:3128\""
+                ));
+            }
+        }
+        for (ty, secrets) in &self.secret_origins {
+            for (secret, origins) in secrets {
+                for o in origins {
+                    if !self.allow.get(ty).is_some_and(|a| a.contains(o)) {
+                        return Err(format!(
+                            "secret_origins.{ty}.{secret}: {o:?} is not among allow.{ty}; a secret may go only where requests may"
+                        ));
+                    }
+                }
             }
         }
         for (ty, origins) in &self.allow {
@@ -145,12 +187,42 @@ impl RuntimeSettings {
             max_request_bytes: mib(l.max_request_mib, d.max_request_bytes),
             max_response_bytes: mib(l.max_response_mib, d.max_response_bytes),
             log_lines: l.log_lines.unwrap_or(d.log_lines),
+            run_time: l.run_ms.map_or(d.run_time, Duration::from_millis),
+            stall_time: l.stall_ms.map_or(d.stall_time, Duration::from_millis),
+            stall_pages: d.stall_pages,
         }
     }
 
     /// Extra origins for an adapter type.
     pub fn allowed_origins(&self, adapter_type: &str) -> Vec<String> {
         self.allow.get(adapter_type).cloned().unwrap_or_default()
+    }
+
+    /// Whether the operator approves JSON-body secret placements for `adapter_type`.
+    pub fn body_secrets_approved(&self, adapter_type: &str) -> bool {
+        self.body_secrets
+            .get(adapter_type)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// For `adapter_type`, the extra origins (as `scheme://host:port`) each secret may go to.
+    pub fn secret_origins(&self, adapter_type: &str) -> BTreeMap<String, Vec<String>> {
+        self.secret_origins
+            .get(adapter_type)
+            .map(|m| {
+                m.iter()
+                    .map(|(secret, origins)| {
+                        let normal = origins
+                            .iter()
+                            .filter_map(|o| url::Url::parse(o).ok())
+                            .filter_map(|u| dcsync_host::egress::origin_of(&u))
+                            .collect();
+                        (secret.clone(), normal)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -171,6 +243,23 @@ mod tests {
         assert_eq!(l.memory_bytes, 64 << 20);
         assert_eq!(l.deadline, Duration::from_millis(1500));
         assert_eq!(l.fuel, Limits::default().fuel);
+    }
+
+    #[test]
+    fn a_secret_may_be_granted_only_an_allowed_origin() {
+        let ok = parse("[allow]\nt = [\"https://b.example.org\"]\n[secret_origins.t]\ntoken = [\"https://b.example.org\"]\n").unwrap();
+        assert_eq!(
+            ok.secret_origins("t")["token"],
+            ["https://b.example.org:443"]
+        );
+        assert!(
+            parse("[secret_origins.t]\ntoken = [\"https://c.example.org\"]\n")
+                .unwrap_err()
+                .contains("not among allow.t")
+        );
+        assert!(parse("proxy = \"socks://x\"\n")
+            .unwrap_err()
+            .contains("proxy"));
     }
 
     #[test]

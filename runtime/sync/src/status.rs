@@ -1,7 +1,7 @@
 //! What `status`, `adapters` and the API show, built once for every surface.
 
 use crate::registry::AdapterRegistry;
-use dcsync_contract::adapter::{Capability, FieldSpec};
+use dcsync_contract::adapter::{Capability, FieldSpec, Manifest};
 use dcsync_store::{EventStore, RunRecord, StoreError};
 use serde::Serialize;
 
@@ -39,6 +39,7 @@ pub fn config_status(store: &dyn EventStore, config_id: &str) -> Result<ConfigSt
 /// One file of the adapter directory: loaded, or refused with the reason.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "camelCase")]
+#[allow(clippy::large_enum_variant)] // a short-lived listing: boxing would buy nothing
 pub enum AdapterEntry {
     /// Serving its type.
     #[serde(rename = "loaded", rename_all = "camelCase")]
@@ -56,6 +57,8 @@ pub enum AdapterEntry {
         capabilities: Vec<Capability>,
         /// The fields it declares.
         config_fields: Vec<FieldSpec>,
+        /// Where it declared each secret may go (`null`: nothing declared, the 1.0 rule).
+        secret_placements: Option<Manifest>,
         /// SHA-256 of the file.
         sha256: String,
         /// The file.
@@ -89,6 +92,7 @@ pub fn adapter_entries(registry: &AdapterRegistry) -> Vec<AdapterEntry> {
             wit_version: a.wit_version.clone(),
             capabilities: a.info.capabilities.clone(),
             config_fields: a.info.config_fields.clone(),
+            secret_placements: a.manifest.clone(),
             sha256: a.sha256.clone(),
             file: a.path.display().to_string(),
             loaded_at: a.loaded_at.clone(),
@@ -103,4 +107,22 @@ pub fn adapter_entries(registry: &AdapterRegistry) -> Vec<AdapterEntry> {
             reason: p.reason,
         });
     loaded.chain(refused).collect()
+}
+
+/// Where an adapter may place its secrets, in one line.
+pub fn describe_placements(manifest: Option<&Manifest>) -> String {
+    let Some(m) = manifest else {
+        return "none declared (the 1.0 rule: request headers and basic auth to the config's own origin)".into();
+    };
+    if m.placements.is_empty() {
+        return "none (secrets go only into headers named by `header.<Name>` fields)".into();
+    }
+    m.placements
+        .iter()
+        .map(|(secret, places)| {
+            let places: Vec<String> = places.iter().map(ToString::to_string).collect();
+            format!("{secret} → {}", places.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

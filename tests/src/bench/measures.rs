@@ -405,8 +405,10 @@ pub(super) async fn scaling(s: &Sizes, registry: &Arc<AdapterRegistry>, out: &mu
             store
                 .apply_pulled(
                     &config.id,
-                    &local_events(&format!("pre{i}"), n),
-                    None,
+                    &datacollect_sync::store::PulledPage {
+                        events: local_events(&format!("pre{i}"), n),
+                        ..Default::default()
+                    },
                     &EventApplier::new(),
                 )
                 .unwrap();

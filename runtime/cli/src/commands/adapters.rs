@@ -30,6 +30,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<i32> {
                 file,
                 load_ms,
                 from_cache,
+                secret_placements,
                 ..
             } => {
                 cached |= from_cache;
@@ -42,6 +43,11 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<i32> {
                     &sha256[..12],
                     load,
                     file
+                );
+                println!(
+                    "{:<20} secrets: {}",
+                    "",
+                    datacollect_sync::status::describe_placements(secret_placements.as_ref())
                 );
             }
             AdapterEntry::Refused { file, reason } => println!("refused: {file}: {reason}"),

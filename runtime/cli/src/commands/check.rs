@@ -1,9 +1,13 @@
-//! `dcsync check`: is this config usable, and by which adapter?
+//! `dcsync check`: is this config usable, and by which adapter? Also says where the
+//! adapter may place each secret, and warns about secrets too short to be found reliably
+//! and body placements the operator has not approved.
 
 use crate::context::read_config;
 use crate::Ctx;
 use anyhow::{bail, Result};
+use datacollect_sync::host::secrets::MIN_BODY_SECRET_LEN;
 use datacollect_sync::resolve::resolve;
+use datacollect_sync::status::describe_placements;
 use std::path::Path;
 
 pub async fn run(ctx: &Ctx, path: &Path) -> Result<i32> {
@@ -24,5 +28,28 @@ pub async fn run(ctx: &Ctx, path: &Path) -> Result<i32> {
         adapter.info.version,
         adapter.path.display()
     );
+    println!(
+        "secret placements: {}",
+        describe_placements(adapter.manifest.as_ref())
+    );
+    for (name, value) in resolved.config.secrets() {
+        let len = value.chars().count();
+        if len < MIN_BODY_SECRET_LEN {
+            println!(
+                "warning: secret `{name}` is {len} characters long: too short to be found reliably in what an external system sends back, and refused in request bodies; use at least {MIN_BODY_SECRET_LEN}"
+            );
+        }
+    }
+    let ty = &adapter.info.adapter_type;
+    if adapter
+        .manifest
+        .as_ref()
+        .is_some_and(|m| m.has_body_placements())
+        && !ctx.settings.body_secrets_approved(ty)
+    {
+        println!(
+            "warning: {ty} places secrets in a request body; its syncs fail until the operator approves that in the settings:\n  [body_secrets]\n  {ty} = true"
+        );
+    }
     Ok(0)
 }

@@ -85,8 +85,13 @@ fn validate(state: &ServerState, body: &Value) -> Result<ExternalSyncConfig, Pro
     Ok(config)
 }
 
-/// A config as the API shows it: secrets masked, with its sync state.
+/// A config as the API shows it: secrets masked (by name, as stored, and as the adapter
+/// serving it now declares), with its sync state.
 async fn summary(state: &ServerState, config: &ExternalSyncConfig) -> Value {
+    let mut config = config.clone();
+    if let Some(adapter) = state.service.registry.get(&config.adapter_type) {
+        config.mark_secret(adapter.info.secret_fields());
+    }
     let id = config.id.clone();
     let status = blocking(&state.service.store, move |s| config_status(s, &id)).await;
     let (pending, quarantined, last_run) = match status {
@@ -156,7 +161,13 @@ pub async fn update_config(
         Ok(c) => c,
         Err(p) => return p.into_response(),
     };
-    config.keep_secrets_from(&previous);
+    if let Err(e) = config.keep_secrets_from(&previous) {
+        let field = match &e {
+            ConfigError::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        return invalid(&e, field.as_deref()).into_response();
+    }
     if let Err(e) = state.configs.put(&config) {
         return problem(StatusCode::INTERNAL_SERVER_ERROR, e, None);
     }

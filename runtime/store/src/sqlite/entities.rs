@@ -50,6 +50,23 @@ impl EntityTx for SqlTx<'_, '_> {
         Ok(())
     }
 
+    fn linked(&mut self, guid: &str, config_id: &str) -> Result<bool, TxError> {
+        self.0
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM entity_links WHERE entity_guid = ?1 AND config_id = ?2)
+                     OR (NOT EXISTS (SELECT 1 FROM entity_links WHERE entity_guid = ?1)
+                         AND EXISTS (SELECT 1 FROM entities WHERE guid = ?1
+                                     AND json_extract(modified, '$.externalId') IS NOT NULL))",
+                params![guid, config_id],
+                |r| r.get(0),
+            )
+            .map_err(tx_err)
+    }
+
+    fn link(&mut self, guid: &str, config_id: &str) -> Result<(), TxError> {
+        link(self.0, guid, config_id).map_err(tx_err)
+    }
+
     fn audit(&mut self, a: &AuditEntry) -> Result<(), TxError> {
         self.0
             .execute(
@@ -59,4 +76,13 @@ impl EntityTx for SqlTx<'_, '_> {
             .map_err(tx_err)?;
         Ok(())
     }
+}
+
+/// Link an entity to a config (idempotent).
+pub(super) fn link(tx: &Transaction<'_>, guid: &str, config_id: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO entity_links (entity_guid, config_id) VALUES (?1, ?2)",
+        params![guid, config_id],
+    )?;
+    Ok(())
 }

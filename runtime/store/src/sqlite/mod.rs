@@ -141,6 +141,7 @@ impl EventStore for SqliteStore {
         self.with(|conn| {
             let tx = conn.transaction()?;
             let cursor = push_cursor(&tx, config_id)?;
+            let mut quarantined = std::collections::HashSet::new();
             for r in rejected {
                 let seq: Option<i64> = tx
                     .query_row("SELECT seq FROM events WHERE guid = ?1", [&r.guid], |row| {
@@ -153,6 +154,9 @@ impl EventStore for SqliteStore {
                         r.guid
                     )));
                 }
+                if !quarantined.insert(r.guid.as_str()) {
+                    continue; // each event of a batch is quarantined once
+                }
                 quarantine(
                     &tx,
                     Some(config_id),
@@ -162,6 +166,7 @@ impl EventStore for SqliteStore {
                     &r.reason,
                 )?;
             }
+            link_delivered(&tx, config_id, batch, &quarantined)?;
             let mut requeue =
                 tx.prepare_cached("DELETE FROM push_requeue WHERE config_id = ?1 AND seq = ?2")?;
             for seq in batch {
@@ -196,10 +201,10 @@ impl EventStore for SqliteStore {
     fn apply_pulled(
         &self,
         config_id: &str,
-        events: &[FormSubmission],
-        next_cursor: Option<&str>,
+        page: &PulledPage,
         applier: &EventApplier,
     ) -> Result<ApplyOutcome, StoreError> {
+        let (events, next_cursor) = (&page.events, page.next_cursor.as_deref());
         self.with(|conn| {
             let tx = conn.transaction()?;
             // Pulled events are never pushed back to their config. When nothing was pending
@@ -221,6 +226,21 @@ impl EventStore for SqliteStore {
                             out.quarantined += 1
                         }
                     }
+                }
+            }
+            for r in &page.refused {
+                let open: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM quarantine WHERE open = 1 AND phase = 'pull' AND config_id = ?1 AND event_guid = ?2)",
+                    params![config_id, r.guid],
+                    |row| row.get(0),
+                )?;
+                if !open {
+                    quarantine(&tx, Some(config_id), QuarantinePhase::Pull, &r.guid, None, &r.reason)?;
+                    tx.execute(
+                        "UPDATE quarantine SET record = ?1 WHERE id = last_insert_rowid()",
+                        [&r.record],
+                    )?;
+                    out.quarantined += 1;
                 }
             }
             let caught_up = push == last;
@@ -381,6 +401,11 @@ impl EventStore for SqliteStore {
                         "no open quarantine entry {id}"
                     )));
                 };
+                if phase == QuarantinePhase::Pull {
+                    return Err(StoreError::Invalid(format!(
+                        "quarantine entry {id} is a pulled record the host refused; it cannot be retried here: correct it in the external system and the next pull brings it back"
+                    )));
+                }
                 if phase == QuarantinePhase::Push {
                     let config = config.unwrap_or_default();
                     tx.execute(

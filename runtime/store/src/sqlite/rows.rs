@@ -183,3 +183,34 @@ pub(super) fn text_enum<T>(
         )
     })
 }
+
+/// The entities of a delivered batch (minus its rejected events) are linked to the config:
+/// its pulls may change them from now on. Group events link their members too.
+pub(super) fn link_delivered(
+    tx: &Transaction<'_>,
+    config_id: &str,
+    batch: &[i64],
+    rejected: &std::collections::HashSet<&str>,
+) -> Result<(), StoreError> {
+    let mut read =
+        tx.prepare_cached("SELECT guid, entity_guid, data FROM events WHERE seq = ?1")?;
+    for seq in batch {
+        let row: Option<(String, String, String)> = read
+            .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((guid, entity, data)) = row else {
+            continue;
+        };
+        if rejected.contains(guid.as_str()) {
+            continue;
+        }
+        super::entities::link(tx, &entity, config_id)?;
+        let data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+        for member in data["members"].as_array().into_iter().flatten() {
+            if let Some(m) = member["guid"].as_str() {
+                super::entities::link(tx, m, config_id)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -20,10 +20,11 @@ use dcsync_contract::config::{Credentials, ExternalSyncConfig, SyncSettings};
 use dcsync_contract::limits::Limits;
 use dcsync_contract::outcome::RunStatus;
 use dcsync_engine::AdapterCalls;
-use dcsync_host::secrets::{self, Secrets};
+use dcsync_host::secrets::{SecretPolicy, Secrets};
 use dcsync_host::HttpClients;
 use dcsync_store::{blocking, EventStore, RunRecord};
 use run::Run;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
@@ -56,6 +57,7 @@ pub struct ExternalSyncManager {
     initialized: bool,
     wait_for_lock: bool,
     extra_origins: Vec<String>,
+    secret_rules: SecretPolicy,
     clients: Option<HttpClients>,
     on_progress: Option<ProgressFn>,
 }
@@ -84,6 +86,7 @@ impl ExternalSyncManager {
             initialized: false,
             wait_for_lock: false,
             extra_origins: Vec::new(),
+            secret_rules: SecretPolicy::default(),
             clients: None,
             on_progress: None,
         }
@@ -127,6 +130,19 @@ impl ExternalSyncManager {
     /// Origins the adapter may reach besides the config URL's.
     pub fn allow_origins(mut self, origins: Vec<String>) -> Self {
         self.extra_origins = origins;
+        self
+    }
+
+    /// The operator's secret rules for this config's adapter type: whether its declared
+    /// JSON-body placements are approved, and which secret may reach which extra origin.
+    /// (The adapter's own declarations are taken from it at each sync.)
+    pub fn secret_rules(
+        mut self,
+        body_approved: bool,
+        other_origins: BTreeMap<String, Vec<String>>,
+    ) -> Self {
+        self.secret_rules.body_approved = body_approved;
+        self.secret_rules.other_origins = other_origins;
         self
     }
 
@@ -213,10 +229,16 @@ impl ExternalSyncManager {
             adapter.info().version.clone(),
         );
         let run_id = blocking(&self.store, move |s| s.begin_run(&config_id, &ty, &version)).await?;
+        let secrets = secrets_of(&resolved.config, credentials.as_ref());
+        let policy = SecretPolicy {
+            manifest: adapter.manifest().cloned(),
+            ..self.secret_rules.clone()
+        };
         Ok(Prepared {
             limits: adapters.limits(),
-            secrets: secrets_of(&resolved.config, credentials.as_ref()),
-            view: adapter_view(&resolved.config, credentials.is_some()),
+            view: adapter_view(&resolved.config, credentials.is_some(), &secrets),
+            secrets,
+            policy,
             adapter,
             settings: resolved.settings,
             run_id,
@@ -232,9 +254,12 @@ impl ExternalSyncManager {
         let mut run = Run {
             manager: self,
             adapter: p.adapter.as_ref(),
-            limits: p.limits,
+            limits: p.limits.clone(),
             settings: p.settings,
             secrets: p.secrets,
+            policy: p.policy,
+            run_state: Default::default(),
+            deadline: started + p.limits.run_time,
             view: p.view,
             report: SyncReport::new(p.run_id, info.version.clone()),
         };
@@ -250,11 +275,12 @@ impl ExternalSyncManager {
         .await;
         let mut report = run.report;
         report.duration_ms = started.elapsed().as_millis() as u64;
-        report.status = if result.is_ok() {
-            RunStatus::Succeeded
-        } else {
-            RunStatus::Failed
+        report.status = match &result {
+            Ok(run::PhaseEnd::Done) => RunStatus::Succeeded,
+            Ok(run::PhaseEnd::OutOfTime) => RunStatus::Incomplete,
+            Err(_) => RunStatus::Failed,
         };
+        let result = result.map(|_| ());
         let result = result.map_err(|e| redact_error(e, &run.secrets));
         let record = RunRecord {
             id: p.run_id,
@@ -316,27 +342,32 @@ impl ExternalSyncManager {
 
 /// The secret values of one run: the config's secret fields, and the sync's credentials.
 fn secrets_of(config: &ExternalSyncConfig, credentials: Option<&Credentials>) -> Secrets {
-    let mut s = Secrets::default();
-    for (name, value) in config.secrets() {
-        s.insert(name, value);
-    }
+    let mut values: BTreeMap<String, String> = config
+        .secrets()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
     if let Some(c) = credentials {
-        s.insert("credentials.username", c.username.clone());
-        s.insert("credentials.password", c.password());
+        values.insert("credentials.username".into(), c.username.clone());
+        values.insert("credentials.password".into(), c.password().to_string());
     }
-    s
+    Secrets::new(values)
 }
 
-/// The config as the adapter sees it: secret values replaced by references.
-fn adapter_view(config: &ExternalSyncConfig, has_credentials: bool) -> AdapterConfigView {
+/// The config as the adapter sees it: secret values replaced by this run's references,
+/// and the credentials of the sync (if any) as two more secret extra fields.
+fn adapter_view(
+    config: &ExternalSyncConfig,
+    has_credentials: bool,
+    secrets: &Secrets,
+) -> AdapterConfigView {
     let mut secret_names = Vec::new();
-    let extra_fields = config
+    let mut extra_fields: Vec<(String, String)> = config
         .extra_fields
         .iter()
         .map(|f| {
             let value = if config.is_secret(&f.name) {
                 secret_names.push(f.name.clone());
-                secrets::reference(&f.name)
+                secrets.reference(&f.name)
             } else {
                 f.value().to_string()
             };
@@ -344,10 +375,10 @@ fn adapter_view(config: &ExternalSyncConfig, has_credentials: bool) -> AdapterCo
         })
         .collect();
     if has_credentials {
-        secret_names.extend([
-            "credentials.username".to_string(),
-            "credentials.password".to_string(),
-        ]);
+        for name in ["credentials.username", "credentials.password"] {
+            secret_names.push(name.to_string());
+            extra_fields.push((name.to_string(), secrets.reference(name)));
+        }
     }
     AdapterConfigView {
         id: config.id.clone(),
@@ -365,6 +396,7 @@ struct Prepared {
     limits: Limits,
     settings: SyncSettings,
     secrets: Secrets,
+    policy: SecretPolicy,
     view: AdapterConfigView,
     run_id: i64,
     _lease: dcsync_store::SyncLease,

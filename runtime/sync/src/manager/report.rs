@@ -34,6 +34,14 @@ pub enum SyncError {
     /// The adapter hit a sandbox limit.
     #[error("adapter exceeded its {0} limit")]
     Limit(Limit),
+    /// The adapter kept saying `has-more` without any new record.
+    #[error("adapter exceeded its run-budget limit: {pages} pages in a row over {seconds} s brought no new record (an adapter that never finishes its pull)")]
+    Stalled {
+        /// Pages in a row without a new record.
+        pages: u32,
+        /// Seconds since the last new record.
+        seconds: u64,
+    },
     /// The adapter failed, trapped or answered something unusable.
     #[error("adapter failed: {0}")]
     Internal(String),
@@ -51,7 +59,7 @@ impl SyncError {
             }
             SyncError::Unauthorized(_) => ErrorClass::Unauthorized,
             SyncError::Transient { .. } => ErrorClass::Transient,
-            SyncError::Limit(_) => ErrorClass::Limit,
+            SyncError::Limit(_) | SyncError::Stalled { .. } => ErrorClass::Limit,
             SyncError::Internal(_) => ErrorClass::Internal,
             SyncError::Store(StoreError::AlreadyRunning(_)) => ErrorClass::Busy,
             SyncError::Store(_) => ErrorClass::Store,
@@ -62,6 +70,7 @@ impl SyncError {
     pub fn limit(&self) -> Option<Limit> {
         match self {
             SyncError::Limit(l) => Some(*l),
+            SyncError::Stalled { .. } => Some(Limit::RunBudget),
             _ => None,
         }
     }

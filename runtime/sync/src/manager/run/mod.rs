@@ -11,9 +11,20 @@ use dcsync_contract::adapter::{AdapterConfigView, AdapterError, Capability, Reje
 use dcsync_contract::config::SyncSettings;
 use dcsync_contract::limits::Limits;
 use dcsync_engine::{AdapterCalls, CallError, CallOutcome};
+use dcsync_host::run_state::SharedRunState;
+use dcsync_host::secrets::SecretPolicy;
 use dcsync_host::{CallContext, HttpPolicy, Secrets, StoreAccess};
 use std::time::Duration;
 use tracing::Instrument;
+
+/// How a phase ended without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PhaseEnd {
+    /// Everything done.
+    Done,
+    /// The run's time ran out; the next run resumes from the cursors.
+    OutOfTime,
+}
 
 /// What a failed adapter call means for the run.
 enum Failure {
@@ -29,8 +40,12 @@ pub(super) struct Run<'m> {
     pub(super) limits: Limits,
     pub(super) settings: SyncSettings,
     pub(super) secrets: Secrets,
+    pub(super) policy: SecretPolicy,
+    pub(super) run_state: SharedRunState,
     pub(super) view: AdapterConfigView,
     pub(super) report: SyncReport,
+    /// When the run's time runs out.
+    pub(super) deadline: std::time::Instant,
 }
 
 impl Run<'_> {
@@ -59,6 +74,8 @@ impl Run<'_> {
             store,
             limits,
         )
+        .with_secret_policy(self.policy.clone())
+        .with_run_state(self.run_state.clone())
     }
 
     /// Call the adapter until it answers or a non-transient error, with backoff.
@@ -98,14 +115,21 @@ impl Run<'_> {
         }
     }
 
-    pub(super) async fn host_driven(&mut self) -> Result<(), SyncError> {
-        if self.adapter.has_capability(&Capability::Push) {
-            self.push_phase().await?;
+    /// Push, then pull; `OutOfTime` when the run's time ran out before the end.
+    pub(super) async fn host_driven(&mut self) -> Result<PhaseEnd, SyncError> {
+        if self.adapter.has_capability(&Capability::Push)
+            && self.push_phase().await? == PhaseEnd::OutOfTime
+        {
+            return Ok(PhaseEnd::OutOfTime);
         }
         if self.adapter.has_capability(&Capability::Pull) {
-            self.pull_phase().await?;
+            return self.pull_phase().await;
         }
-        Ok(())
+        Ok(PhaseEnd::Done)
+    }
+
+    fn out_of_time(&self) -> bool {
+        std::time::Instant::now() >= self.deadline
     }
 
     /// Count what one adapter call cost and saw: time, host HTTP time, metrics, denials.
@@ -146,7 +170,7 @@ impl Run<'_> {
         }
     }
 
-    pub(super) async fn custom_sync(&mut self) -> Result<(), SyncError> {
+    pub(super) async fn custom_sync(&mut self) -> Result<PhaseEnd, SyncError> {
         let outcome = self.adapter.sync(self.context(true), &self.view).await;
         self.account("sync", &outcome);
         if let Some(ctx) = &outcome.context {
@@ -164,7 +188,7 @@ impl Run<'_> {
                 self.report
                     .remote_refs
                     .extend(r.remote_refs.iter().map(|s| self.secrets.scrub(s)));
-                Ok(())
+                Ok(PhaseEnd::Done)
             }
             Err(CallError::Adapter(AdapterError::Transient { message, .. })) => {
                 Err(SyncError::Transient {

@@ -1,18 +1,25 @@
 //! The pull phase: pages until the adapter has no more; each page stored, applied and
-//! its cursor saved in one transaction.
+//! its cursor saved in one transaction. A pull that brings no new record page after page
+//! is stopped (the run's stall budget); one that runs out of the run's time while records
+//! still flow ends the run `incomplete`, to be resumed by the next.
 
-use super::{Failure, Run};
+use super::{Failure, PhaseEnd, Run};
 use crate::manager::{Progress, SyncError};
-use dcsync_contract::pulled;
+use dcsync_contract::pulled::PulledPage;
 use dcsync_store::blocking;
+use std::time::Instant;
 
 impl Run<'_> {
-    pub(super) async fn pull_phase(&mut self) -> Result<(), SyncError> {
+    pub(super) async fn pull_phase(&mut self) -> Result<PhaseEnd, SyncError> {
         let store = self.manager.store.clone();
         let config_id = self.manager.config.id.clone();
         let id = config_id.clone();
         let mut cursor = blocking(&store, move |s| s.cursors(&id)).await?.pull;
+        let (mut stalled_pages, mut last_progress) = (0u32, Instant::now());
         loop {
+            if self.out_of_time() {
+                return Ok(PhaseEnd::OutOfTime);
+            }
             let adapter = self.adapter;
             let view = self.view.clone();
             let limit = self.settings.batch_size;
@@ -32,35 +39,45 @@ impl Run<'_> {
             };
             self.report.pull_pages += 1;
             self.report.pulled += page.events.len() as u64;
-            let events = pulled::accept_page(&config_id, page.events)
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|r| {
-                    SyncError::Internal(format!("pulled event {}: {}", r.guid, r.reason))
-                })?;
+            let has_more = page.has_more;
             let next = page.next_cursor.clone().or(cursor.clone());
-            let (id, applier, next_c) = (
-                config_id.clone(),
-                self.manager.applier.clone(),
+            let secrets = self.secrets.clone();
+            let pulled = PulledPage::accept(
+                &config_id,
+                page.events,
                 next.clone(),
+                chrono::Utc::now(),
+                |e| secrets.refusal_for(e),
             );
-            let outcome = blocking(&store, move |s| {
-                s.apply_pulled(&id, &events, next_c.as_deref(), &applier)
-            })
-            .await?;
+            let (id, applier) = (config_id.clone(), self.manager.applier.clone());
+            let outcome = blocking(&store, move |s| s.apply_pulled(&id, &pulled, &applier)).await?;
             self.manager.progress(Progress::Pull {
                 pulled: self.report.pulled,
             });
             self.report.applied += outcome.applied;
             self.report.duplicates += outcome.duplicates;
             self.report.quarantined += outcome.quarantined;
-            if !page.has_more {
-                return Ok(());
+            if !has_more {
+                return Ok(PhaseEnd::Done);
             }
             if next == cursor {
                 return Err(SyncError::Internal(
                     "adapter said has-more but did not move its cursor".into(),
                 ));
+            }
+            if outcome.applied + outcome.quarantined > 0 {
+                (stalled_pages, last_progress) = (0, Instant::now());
+            } else {
+                stalled_pages += 1;
+                let stalled_for = last_progress.elapsed();
+                if stalled_pages >= self.limits.stall_pages
+                    || (stalled_pages >= 3 && stalled_for >= self.limits.stall_time)
+                {
+                    return Err(SyncError::Stalled {
+                        pages: stalled_pages,
+                        seconds: stalled_for.as_secs(),
+                    });
+                }
             }
             cursor = next;
         }

@@ -1,7 +1,7 @@
 //! The push phase: pending events in batches; the cursor moves only past what the
 //! external system confirmed (accepted or refused), in one transaction per batch.
 
-use super::{Failure, Run};
+use super::{Failure, PhaseEnd, Run};
 use crate::manager::{Progress, SyncError};
 use dcsync_contract::adapter::{PushResult, Rejection};
 use dcsync_contract::model::FormSubmission;
@@ -9,7 +9,7 @@ use dcsync_store::blocking;
 use std::time::Duration;
 
 impl Run<'_> {
-    pub(super) async fn push_phase(&mut self) -> Result<(), SyncError> {
+    pub(super) async fn push_phase(&mut self) -> Result<PhaseEnd, SyncError> {
         let store = self.manager.store.clone();
         let config_id = self.manager.config.id.clone();
         let mut first = true;
@@ -17,10 +17,13 @@ impl Run<'_> {
         let total = blocking(&store, move |s| s.pending_count(&id)).await?;
         let mut done = 0u64;
         loop {
+            if self.out_of_time() {
+                return Ok(PhaseEnd::OutOfTime);
+            }
             let (id, limit) = (config_id.clone(), self.settings.batch_size);
             let pending = blocking(&store, move |s| s.pending_events(&id, limit)).await?;
             if pending.is_empty() {
-                return Ok(());
+                return Ok(PhaseEnd::Done);
             }
             if !first && self.settings.delay_between_batches_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(
@@ -43,7 +46,8 @@ impl Run<'_> {
                     })
                     .await;
                 let refused = match outcome {
-                    Ok(result) => {
+                    Ok(mut result) => {
+                        result.rejected = distinct_in_batch(&batch, result.rejected);
                         check_accounting(&batch, &result)?;
                         self.report.push_batches += 1;
                         self.report.pushed += result.accepted as u64;
@@ -53,16 +57,12 @@ impl Run<'_> {
                         rejected.extend(result.rejected.into_iter().map(|r| self.rejection(r)));
                         break;
                     }
-                    Err(Failure::Rejected(r)) => r,
+                    Err(Failure::Rejected(r)) => distinct_in_batch(&batch, r),
                     Err(Failure::Fatal(e)) => return Err(e),
                 };
-                if refused.is_empty()
-                    || refused
-                        .iter()
-                        .any(|r| !batch.iter().any(|e| e.guid == r.guid))
-                {
+                if refused.is_empty() {
                     return Err(SyncError::Internal(
-                        "adapter rejected events that are not in the batch".into(),
+                        "adapter rejected events, none of them in the batch".into(),
                     ));
                 }
                 batch.retain(|e| !refused.iter().any(|r| r.guid == e.guid));
@@ -80,6 +80,23 @@ impl Run<'_> {
     }
 }
 
+/// An adapter's rejections as the host takes them: each guid of the batch at most once,
+/// guids that are not in the batch dropped (a receiver that over-reports cannot make the
+/// host quarantine more than the batch).
+fn distinct_in_batch(batch: &[FormSubmission], rejected: Vec<Rejection>) -> Vec<Rejection> {
+    let in_batch: std::collections::HashSet<&str> = batch.iter().map(|e| e.guid.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    let before = rejected.len();
+    let kept: Vec<Rejection> = rejected
+        .into_iter()
+        .filter(|r| in_batch.contains(r.guid.as_str()) && seen.insert(r.guid.clone()))
+        .collect();
+    if kept.len() != before {
+        tracing::warn!(reported = before, kept = kept.len(), "adapter reported rejections that repeat or are not in the batch; kept each guid of the batch once");
+    }
+    kept
+}
+
 /// The adapter must account for every event of the batch, accepted or rejected.
 fn check_accounting(batch: &[FormSubmission], result: &PushResult) -> Result<(), SyncError> {
     let accounted = result.accepted as usize + result.rejected.len();
@@ -88,15 +105,6 @@ fn check_accounting(batch: &[FormSubmission], result: &PushResult) -> Result<(),
             "adapter accounted for {accounted} of {} events in the batch; nothing was confirmed",
             batch.len()
         )));
-    }
-    if result
-        .rejected
-        .iter()
-        .any(|r| !batch.iter().any(|e| e.guid == r.guid))
-    {
-        return Err(SyncError::Internal(
-            "adapter rejected events that are not in the batch".into(),
-        ));
     }
     Ok(())
 }
