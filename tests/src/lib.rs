@@ -78,6 +78,19 @@ pub fn service(store: Arc<dyn EventStore>) -> Arc<datacollect_sync::SyncService>
     )
 }
 
+/// A registry of the mock adapter alone, under `limits`.
+pub async fn mock_registry(limits: Limits) -> Arc<AdapterRegistry> {
+    let runtime = AdapterRuntime::new(limits).expect("engine");
+    let registry = AdapterRegistry::new(runtime.clone());
+    registry.insert(
+        runtime
+            .load(&adapter_dir().join("mock_sync_server.wasm"))
+            .await
+            .expect("built by make adapters"),
+    );
+    registry
+}
+
 /// A store in a temporary directory (kept alive by the returned guard).
 pub fn temp_store() -> (Arc<dyn EventStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

@@ -111,17 +111,34 @@ async fn dropped_connection_is_retried() {
 }
 
 #[tokio::test]
-async fn malformed_answer_fails_the_run_and_the_rerun_completes() {
-    let (server, m, r, _dir) = scenario(
+async fn a_malformed_answer_is_retried_and_delivered_once() {
+    let (server, _m, r, _dir) = scenario(
         Fault {
             malformed: true,
             ..Default::default()
         },
-        &[],
+        &[("retryAttempts", "2")],
+    )
+    .await;
+    let report = r.unwrap();
+    assert_eq!((report.pushed, report.retries), (25, 1));
+    assert_eq!(delivered_once(&server), 25);
+}
+
+#[tokio::test]
+async fn answers_that_stay_malformed_fail_the_run_as_protocol_and_the_rerun_completes() {
+    let (server, m, r, _dir) = scenario(
+        Fault {
+            malformed: true,
+            times: Some(3),
+            ..Default::default()
+        },
+        &[("retryAttempts", "2")],
     )
     .await;
     let e = r.unwrap_err();
-    assert_eq!(e.class().as_str(), "internal");
+    assert_eq!(e.class().as_str(), "protocol", "{e}");
+    assert!(e.to_string().contains("malformed after 3 attempts"), "{e}");
     assert!(e.to_string().contains("not the expected JSON"), "{e}");
     let rerun = m.synchronize(None).await.unwrap();
     assert_eq!(

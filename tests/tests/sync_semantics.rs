@@ -292,3 +292,91 @@ async fn custom_event_types_use_the_registered_applier() {
     assert_eq!(audit[0].action, "household-visit");
     assert_eq!(audit[0].changes["outcome"], "met");
 }
+
+/// Local events `prefix-0..n`, each carrying `pad` bytes of data.
+fn padded_events(prefix: &str, sizes: &[usize]) -> Vec<FormSubmission> {
+    let mut events = local_events(prefix, sizes.len());
+    for (e, size) in events.iter_mut().zip(sizes) {
+        e.data = json!({ "name": "P", "pad": "p".repeat(*size) });
+    }
+    events
+}
+
+async fn push_with(
+    limits: datacollect_sync::limits::Limits,
+    events: Vec<FormSubmission>,
+) -> (
+    datacollect_sync::SyncReport,
+    Vec<datacollect_sync::store::QuarantineEntry>,
+    usize,
+) {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store.append_local(&events, &EventApplier::new()).unwrap();
+    let mut m = datacollect_sync::ExternalSyncManager::new(
+        store.clone(),
+        std::sync::Arc::new(EventApplier::new()),
+        mock_config(&server, &[]),
+    )
+    .with_registry(mock_registry(limits).await);
+    m.initialize().await.unwrap();
+    let report = m.synchronize(None).await.expect("the queue moves on");
+    assert_eq!(store.pending_count(&m.config().id).unwrap(), 0);
+    (
+        report,
+        store.quarantine(None).unwrap(),
+        server.received().0.len(),
+    )
+}
+
+#[tokio::test]
+async fn a_batch_over_the_adapters_memory_splits_and_only_the_huge_event_is_quarantined() {
+    let limits = datacollect_sync::limits::Limits {
+        memory_bytes: 24 << 20,
+        ..Default::default()
+    };
+    let (report, q, received) =
+        push_with(limits, padded_events("mem", &[10, 10, 10, 6 << 20, 10, 10])).await;
+    assert_eq!(
+        (report.pushed, report.quarantined, received),
+        (5, 1, 5),
+        "{report:?}"
+    );
+    assert_eq!(q[0].event_guid, "mem-event-3");
+    assert!(
+        q[0].reason
+            .contains("too large for the adapter's memory limit"),
+        "{q:?}"
+    );
+    assert!(report.push_batches > 1, "split: {report:?}");
+}
+
+#[tokio::test]
+async fn a_batch_over_the_request_cap_splits_until_it_fits() {
+    let limits = datacollect_sync::limits::Limits {
+        max_request_bytes: 1 << 20,
+        ..Default::default()
+    };
+    let (report, q, received) = push_with(
+        limits,
+        padded_events(
+            "req",
+            &[
+                300 << 10,
+                300 << 10,
+                300 << 10,
+                300 << 10,
+                300 << 10,
+                1536 << 10,
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (report.pushed, report.quarantined, received),
+        (5, 1, 5),
+        "{report:?}"
+    );
+    assert_eq!(q[0].event_guid, "req-event-5");
+    assert!(q[0].reason.contains("over the request size cap"), "{q:?}");
+}

@@ -113,6 +113,7 @@ impl Request {
     /// Send it. A 3xx, 4xx or 5xx is a [`Response`], not an error: see
     /// [`Response::error_for_status`].
     pub fn send(self) -> Result<Response, SyncError> {
+        let url = self.url.clone();
         let req = wit::Request {
             method: self.method,
             url: self.url,
@@ -128,6 +129,7 @@ impl Request {
                 status: r.status,
                 headers: r.headers,
                 body: r.body,
+                url,
             }),
             Err(e) => Err(e.into()),
         }
@@ -147,12 +149,17 @@ impl From<wit::HttpError> for SyncError {
     }
 }
 
-/// An HTTP response; secret values have been scrubbed out of it by the host.
+/// An HTTP response (the host refuses one that holds a secret value).
 #[derive(Clone, Debug)]
 pub struct Response {
+    /// The status code.
     pub status: u16,
+    /// The headers, as sent.
     pub headers: Vec<(String, String)>,
+    /// The body, decoded.
     pub body: Vec<u8>,
+    /// The URL the request went to (for error messages).
+    pub url: String,
 }
 
 impl Response {
@@ -169,13 +176,16 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    /// The body parsed as JSON.
+    /// The body parsed as JSON. An answer in another shape is a `Transient` error marked
+    /// `protocol:` — the host retries it a few times (a proxy's error page, a half-written
+    /// answer) and, if it stays malformed, records the run as a protocol failure.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, SyncError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            SyncError::Internal(format!(
-                "HTTP {}: answer is not the expected JSON: {e}",
-                self.status
-            ))
+        serde_json::from_slice(&self.body).map_err(|e| SyncError::Transient {
+            retry_after_ms: None,
+            message: format!(
+                "protocol: HTTP {} from {}: the answer is not the expected JSON: {e}",
+                self.status, self.url
+            ),
         })
     }
 
@@ -195,22 +205,28 @@ impl Response {
             .map(|s| s.saturating_mul(1000))
     }
 
-    /// The usual classification of a status: 2xx is fine; 401 and 403 are
-    /// `Unauthorized`; 408, 425, 429 and 5xx are `Transient` (honouring `Retry-After`);
-    /// anything else is `Internal` with the start of the body.
+    /// The usual classification of a status, each message naming the URL: 2xx is fine;
+    /// 401 and 403 are `Unauthorized`; 404 and 410 are `Config` (the URL is wrong);
+    /// 408, 425, 429 and 5xx are `Transient` (honouring `Retry-After`); anything else is
+    /// `Internal` with the start of the body.
     pub fn error_for_status(self) -> Result<Response, SyncError> {
-        let status = self.status;
+        let (status, url) = (self.status, self.url.clone());
         let excerpt: String = self.text().chars().take(200).collect();
         match status {
             200..=299 => Ok(self),
             401 | 403 => Err(SyncError::Unauthorized(format!(
-                "HTTP {status}: the server refused the credentials"
+                "HTTP {status} from {url}: the server refused the credentials"
+            ))),
+            404 | 410 => Err(SyncError::Config(format!(
+                "HTTP {status} from {url}: nothing there; check the config's url"
             ))),
             408 | 425 | 429 | 500..=599 => Err(SyncError::Transient {
                 retry_after_ms: self.retry_after_ms(),
-                message: format!("HTTP {status}: {excerpt}"),
+                message: format!("HTTP {status} from {url}: {excerpt}"),
             }),
-            _ => Err(SyncError::Internal(format!("HTTP {status}: {excerpt}"))),
+            _ => Err(SyncError::Internal(format!(
+                "HTTP {status} from {url}: {excerpt}"
+            ))),
         }
     }
 }

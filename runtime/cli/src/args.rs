@@ -157,11 +157,18 @@ pub enum Command {
 /// `dcsync events …`.
 #[derive(Subcommand)]
 pub enum EventsCommand {
-    /// Append FormSubmission JSON lines (a file, or - for stdin) as local events.
+    /// Append FormSubmission JSON lines (a file, or - for stdin) as local events, streamed
+    /// in short transactions; a bad line stops it with its number.
     Import {
         /// The event store (created if missing).
         #[arg(long)]
         store: PathBuf,
+        /// Print the outcome as one JSON object (with every conflicting guid).
+        #[arg(long)]
+        json: bool,
+        /// Refuse an event whose JSON line is longer than this many bytes.
+        #[arg(long, default_value_t = crate::commands::events::DEFAULT_MAX_EVENT_BYTES)]
+        max_event_bytes: usize,
         /// The JSON-lines file, or - for standard input.
         path: String,
     },

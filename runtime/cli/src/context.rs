@@ -84,7 +84,12 @@ pub fn read_config(path: &Path) -> Result<ExternalSyncConfig> {
         .with_context(|| format!("invalid config {}", path.display()))
 }
 
-/// Open (or create) the SQLite store at `path`.
+/// Open (or create, in a new file) the store at `path`: for the commands that write.
 pub fn open_store(path: &Path) -> Result<Arc<dyn EventStore>> {
     Ok(Arc::new(SqliteStore::open(path)?))
+}
+
+/// Open the existing store at `path`, creating nothing: for the commands that read.
+pub fn open_existing_store(path: &Path) -> Result<Arc<dyn EventStore>> {
+    Ok(Arc::new(SqliteStore::open_existing(path)?))
 }

@@ -14,23 +14,37 @@ use args::{Cli, LogFormat};
 
 /// Run a parsed command line; the process exit code.
 pub fn run(cli: Cli) -> i32 {
+    restore_sigpipe();
     init_tracing(cli.log_format);
+    if matches!(cli.log_format, LogFormat::Json) {
+        output::json_diagnostics();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            output::say("error", &format!("cannot start the async runtime: {e}"));
             return 1;
         }
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            output::say("error", &format!("{e:#}"));
             1
         }
+    }
+}
+
+/// `dcsync … | head`: when the reader goes away, end quietly as command-line tools do,
+/// rather than panic on the failed write (Rust ignores SIGPIPE by default).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

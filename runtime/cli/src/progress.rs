@@ -7,6 +7,13 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
 pub fn reporter() -> ProgressFn {
+    if crate::output::diagnostics_are_json() {
+        // Logs are JSON lines: progress goes to the log (info), not as plain lines.
+        return Arc::new(|p| match p {
+            Progress::Push { done, total } => tracing::info!(done, total, "push progress"),
+            Progress::Pull { pulled } => tracing::info!(pulled, "pull progress"),
+        });
+    }
     if std::io::stderr().is_terminal() {
         let bar: Mutex<Option<(bool, ProgressBar)>> = Mutex::new(None);
         Arc::new(move |p| {

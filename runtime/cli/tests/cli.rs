@@ -203,10 +203,26 @@ fn import_then_sync_json_reports_counts() {
 }
 
 #[test]
-fn import_with_a_bad_line_writes_nothing() {
+fn import_with_a_bad_line_writes_nothing_of_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.db");
     let events = dir.path().join("e.jsonl");
+    // A bad first line: nothing is written, not even an empty store.
+    std::fs::write(
+        &events,
+        r#"{"guid":"g0","entityGuid":"p0","type":"create-individual","data":{},"timestamp":"today"}
+"#,
+    )
+    .unwrap();
+    let out = dcsync()
+        .args(["events", "import", "--store"])
+        .arg(&store)
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!store.exists());
+    // A bad second line: the first is committed, and the message says so.
     std::fs::write(
         &events,
         r#"{"guid":"g1","entityGuid":"p1","type":"create-individual","data":{},"timestamp":"2025-01-01T00:00:00Z"}
@@ -221,9 +237,15 @@ fn import_with_a_bad_line_writes_nothing() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("e.jsonl:2: `timestamp` \"yesterday\" is not an RFC 3339"));
-    assert!(!store.exists());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("e.jsonl:2: `timestamp` \"yesterday\" is not an RFC 3339"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 line(s) before it were committed (1 events)"),
+        "{stderr}"
+    );
 }
 
 fn import_events(store: &std::path::Path, dir: &std::path::Path, guids: &[&str]) {
@@ -324,7 +346,7 @@ fn daemon_syncs_each_config_on_its_interval() {
     let config = dir.path().join("c.json");
     std::fs::write(
         &config,
-        format!(r#"{{"type": "mock-sync-server", "url": "{}", "extraFields": [{{"name": "syncInterval", "value": "500"}}]}}"#, server.url()),
+        format!(r#"{{"type": "mock-sync-server", "url": "{}", "extraFields": [{{"name": "syncInterval", "value": "1000"}}]}}"#, server.url()),
     )
     .unwrap();
     let mut daemon = dcsync()

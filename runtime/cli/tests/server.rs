@@ -231,10 +231,15 @@ async fn sync_runs_in_the_background_one_per_config_and_shows_in_history_and_met
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{busy}");
-    assert!(busy["error"]
-        .as_str()
-        .unwrap()
-        .contains("sync already running for api-sync"));
+    let text = busy["error"].as_str().unwrap();
+    assert!(
+        text.contains("a sync of \"api-sync\" is already running"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("--wait"),
+        "no CLI flag in an API answer: {text}"
+    );
 
     let run_id = started["runId"].as_i64().unwrap();
     let run = loop {
@@ -402,4 +407,30 @@ async fn a_kept_secret_is_not_carried_to_another_origin() {
         text.contains(&server.url()) && text.contains(SECRET),
         "unchanged: {text}"
     );
+}
+
+#[tokio::test]
+async fn malformed_bodies_and_bad_query_values_get_the_apis_json_error_shape() {
+    let api = Api::start().await;
+    let resp = api
+        .http
+        .post(format!("{}/api/configs", api.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.expect("a JSON error");
+    assert_eq!(body["field"], "body");
+    assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+    for path in ["/api/runs?limit=abc", "/api/runs/not-a-number"] {
+        let (status, body) = api.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(
+            body["error"].is_string() && body["field"].is_string(),
+            "{path}: {body}"
+        );
+    }
 }

@@ -137,6 +137,8 @@ pub struct SyncSettings {
 impl ExternalSyncConfig {
     /// Parse a config from JSON text, bare or wrapped in `{"externalSync": …}`.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        // Editors on some systems write a byte-order mark: not part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let value: Value = serde_json::from_str(text).map_err(|e| ConfigError::Json {
             line: e.line(),
             column: e.column(),
@@ -316,7 +318,11 @@ impl ExternalSyncConfig {
             if n < min {
                 return Err((
                     format!("extraFields.{name}"),
-                    format!("must be at least {min}, got {n}"),
+                    if name == "syncInterval" {
+                        format!("must be at least {min} (milliseconds: 1 s), got {n}")
+                    } else {
+                        format!("must be at least {min}, got {n}")
+                    },
                 ));
             }
             Ok(n)
@@ -333,9 +339,10 @@ impl ExternalSyncConfig {
             retry_attempts: number("retryAttempts", 3, 0)?.min(100) as u32,
             delay_between_batches_ms: number("delayBetweenBatches", 0, 0)?,
             timeout_ms: number("timeout", 30_000, 1)?,
+            // Under a second, a scheduler would write hundreds of runs a second.
             sync_interval_ms: match self.extra("syncInterval") {
                 None => None,
-                Some(_) => Some(number("syncInterval", 0, 1)?),
+                Some(_) => Some(number("syncInterval", 60_000, 1_000)?),
             },
         })
     }
@@ -457,21 +464,33 @@ impl fmt::Debug for ExternalSyncConfig {
 }
 
 impl fmt::Display for ExternalSyncConfig {
+    /// One line, secrets as `***`, long values cut (a config with a 50 MB field is not
+    /// printed back whole).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} → {}", self.adapter_type, self.url)?;
+        write!(f, "{} → {}", short(&self.adapter_type), short(&self.url))?;
         if let Some(a) = &self.auth {
-            write!(f, " (auth {a})")?;
+            write!(f, " (auth {})", short(a))?;
         }
         for e in &self.extra_fields {
             let v = if self.is_secret(&e.name) {
-                "***"
+                "***".into()
             } else {
-                e.value.as_str()
+                short(&e.value)
             };
-            write!(f, ", {}={}", e.name, v)?;
+            write!(f, ", {}={}", short(&e.name), v)?;
         }
         Ok(())
     }
+}
+
+/// `text`, or its start and its length when it is long.
+fn short(text: &str) -> String {
+    const SHOWN: usize = 80;
+    if text.chars().count() <= SHOWN {
+        return text.to_string();
+    }
+    let start: String = text.chars().take(SHOWN).collect();
+    format!("{start}… ({} bytes)", text.len())
 }
 
 impl fmt::Debug for ExtraField {

@@ -6,8 +6,10 @@
 //!   (seeded, never the pushed ones): `{"data", "nextCursor", "hasMore"}`.
 //! - `POST /mock-sync/seed` `{"records": [{entityGuid, type?, data, timestamp?, guid?}…]}`.
 //! - `GET /mock-sync/received`: what was pushed, with request counts and batch ids.
-//! - `POST /mock-sync/faults` `[{status?, retryAfter?, delayMs?, malformed?, drop?, rejectGuids?, times?}]`:
-//!   faults for the next requests, in order.
+//! - `POST /mock-sync/faults` `{status?, retryAfter?, delayMs?, malformed?, drop?, rejectGuids?, times?}`
+//!   (one fault, or an array of them): faults for the next requests, in order;
+//!   `DELETE /mock-sync/faults` clears the queue and the latency.
+//! - `DELETE /mock-sync/received`: forgets what was pushed and resets every counter.
 //! - `POST /mock-sync/echo[?transform=T]`, `POST|GET /mock-sync/stash`: a server that
 //!   leaks what it was sent, in many encodings (see [`crate::leaky`]).
 //! - `GET /mock-sync/redirect?to=URL`: a 302 to URL.
@@ -55,8 +57,8 @@ impl MockSyncServer {
         let app = Router::new()
             .route("/mock-sync", post(push).get(pull))
             .route("/mock-sync/seed", post(seed))
-            .route("/mock-sync/received", get(received))
-            .route("/mock-sync/faults", post(faults))
+            .route("/mock-sync/received", get(received).delete(clear_received))
+            .route("/mock-sync/faults", post(faults).delete(clear_faults))
             .route("/mock-sync/echo", post(super::leaky::echo))
             .route("/mock-sync/redirect", get(redirect))
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
@@ -305,7 +307,35 @@ async fn redirect(Query(q): Query<RedirectQuery>) -> Response {
     (StatusCode::FOUND, [("location", q.to)]).into_response()
 }
 
-async fn faults(State(state): State<Shared>, Json(list): Json<Vec<Fault>>) -> Response {
+/// One fault or a list of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Faults {
+    One(Fault),
+    Many(Vec<Fault>),
+}
+
+async fn clear_faults(State(state): State<Shared>) -> Response {
+    let mut s = state.lock().expect("mock state");
+    s.faults = FaultPlan::default();
+    Json(json!({"queued": 0})).into_response()
+}
+
+async fn clear_received(State(state): State<Shared>) -> Response {
+    let mut s = state.lock().expect("mock state");
+    s.received.clear();
+    s.received_guids.clear();
+    s.batch_ids.clear();
+    s.api_keys.clear();
+    (s.push_requests, s.pull_requests, s.duplicates, s.requests) = (0, 0, 0, 0);
+    Json(json!({"cleared": true})).into_response()
+}
+
+async fn faults(State(state): State<Shared>, Json(list): Json<Faults>) -> Response {
+    let list = match list {
+        Faults::One(f) => vec![f],
+        Faults::Many(l) => l,
+    };
     let n = list.len();
     state.lock().expect("mock state").faults.inject(list);
     Json(json!({"queued": n})).into_response()

@@ -48,6 +48,9 @@ pub struct CallContext {
     pub denials: Vec<String>,
     /// Time spent in host HTTP on the adapter's behalf.
     pub http_time: Duration,
+    /// A request the adapter built was over the request size cap: a batch too large to
+    /// send, which the push loop splits.
+    pub request_too_large: bool,
 }
 
 impl CallContext {
@@ -75,6 +78,7 @@ impl CallContext {
             remote_refs: Vec::new(),
             denials: Vec::new(),
             http_time: Duration::ZERO,
+            request_too_large: false,
         }
     }
 

@@ -201,6 +201,7 @@ impl HostState {
             .map_err(|d| HttpError::Denied(d.to_string()))?;
         let built = req.body.as_ref().map_or(0, Vec::len);
         if built > policy.max_request {
+            self.call.request_too_large = true;
             return Err(HttpError::TooLarge(format!(
                 "request body of {built} bytes is over the {}-byte cap",
                 policy.max_request

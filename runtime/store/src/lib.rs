@@ -31,6 +31,14 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+    /// Not a dcsync store: another program's file, refused untouched.
+    #[error("{path} is not a dcsync store ({reason}); it was left untouched: give the path of a dcsync store, or a new file")]
+    NotAStore {
+        /// Where.
+        path: String,
+        /// What it is instead.
+        reason: String,
+    },
     /// Written by a newer dcsync: refused untouched.
     #[error("store {path} was written by a newer dcsync (schema {found}, this one knows up to {supported}); upgrade dcsync, or use another store file")]
     NewerSchema {
@@ -47,6 +55,10 @@ pub enum StoreError {
     /// The request itself is wrong (e.g. an id that does not exist).
     #[error("{0}")]
     Invalid(String),
+    /// The disk (or the database's size limit) is full: nothing of the failed step was
+    /// written.
+    #[error("store: the disk is full ({0}); free space and sync again: nothing of the step was written, the next run resumes")]
+    Full(String),
     /// The database failed.
     #[error("store: {0}")]
     Backend(String),
@@ -54,7 +66,10 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(e.to_string())
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+            _ => StoreError::Backend(e.to_string()),
+        }
     }
 }
 
@@ -84,6 +99,16 @@ impl std::ops::AddAssign for ApplyOutcome {
         self.duplicates += o.duplicates;
         self.quarantined += o.quarantined;
     }
+}
+
+/// What appending local events did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LocalAppend {
+    /// Applied, already stored, quarantined.
+    #[serde(flatten)]
+    pub outcome: ApplyOutcome,
+    /// Guids already stored with other content: the stored event was kept.
+    pub conflicts: Vec<String>,
 }
 
 /// The two cursors of a config.
@@ -171,13 +196,14 @@ impl SyncLease {
 /// [`blocking`].
 pub trait EventStore: Send + Sync + 'static {
     /// Append local events (new sequence numbers) and apply them, in one transaction.
-    /// Events whose guid is already stored count as duplicates; events that cannot be
-    /// applied are stored and quarantined with the reason.
+    /// An event whose guid is stored with the same content is a duplicate; with other
+    /// content, a conflict (the stored one is kept); events that cannot be applied are
+    /// stored and quarantined with the reason.
     fn append_local(
         &self,
         events: &[FormSubmission],
         applier: &EventApplier,
-    ) -> Result<ApplyOutcome, StoreError>;
+    ) -> Result<LocalAppend, StoreError>;
 
     /// Events not yet delivered to `config_id`, oldest first: those re-queued from
     /// quarantine, then those after its push cursor, never those pulled from it.

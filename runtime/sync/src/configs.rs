@@ -6,9 +6,12 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// A directory of DataCollect configs, by id.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ConfigDir {
     dir: PathBuf,
+    /// Files already reported unreadable, with the modification time they had: each is
+    /// reported once (the scheduler lists the directory every second), again if it changes.
+    reported: std::sync::Mutex<std::collections::HashMap<PathBuf, Option<std::time::SystemTime>>>,
 }
 
 impl ConfigDir {
@@ -21,6 +24,7 @@ impl ConfigDir {
         builder.create(dir)?;
         Ok(ConfigDir {
             dir: dir.to_path_buf(),
+            reported: Default::default(),
         })
     }
 
@@ -50,13 +54,25 @@ impl ConfigDir {
             .filter_map(|p| match read(&p) {
                 Ok(c) => Some(c),
                 Err(problem) => {
-                    tracing::warn!(path = %p.display(), %problem, "skipping unreadable config file");
+                    self.report_once(&p, &problem);
                     None
                 }
             })
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
+    }
+
+    /// The config with this id.
+    fn report_once(&self, path: &Path, problem: &str) {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let Ok(mut reported) = self.reported.lock() else {
+            return;
+        };
+        if reported.get(path) != Some(&modified) {
+            reported.insert(path.to_path_buf(), modified);
+            tracing::warn!(path = %path.display(), %problem, "skipping unreadable config file (reported once until it changes)");
+        }
     }
 
     /// The config with this id.
@@ -106,4 +122,56 @@ fn read(path: &Path) -> Result<ExternalSyncConfig, String> {
         .collect();
     config.mark_secret(names);
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Counts warnings.
+    struct Count(Arc<AtomicUsize>);
+
+    impl tracing::Subscriber for Count {
+        fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+            *m.level() == tracing::Level::WARN
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn an_unreadable_config_file_is_reported_once_until_it_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ConfigDir::open(tmp.path()).unwrap();
+        let bad = tmp.path().join("broken.json");
+        std::fs::write(&bad, "{ not json").unwrap();
+        let warnings = Arc::new(AtomicUsize::new(0));
+        tracing::subscriber::with_default(Count(warnings.clone()), || {
+            for _ in 0..5 {
+                assert!(dir.list().is_empty());
+            }
+            assert_eq!(
+                warnings.load(Ordering::SeqCst),
+                1,
+                "once, not every listing"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::fs::write(&bad, "{ still not json }").unwrap();
+            let f = std::fs::File::options().write(true).open(&bad).unwrap();
+            f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+                .unwrap();
+            dir.list();
+            assert_eq!(warnings.load(Ordering::SeqCst), 2, "again once it changed");
+        });
+    }
 }

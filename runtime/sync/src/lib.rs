@@ -42,6 +42,7 @@
 
 pub mod adapter_dir;
 pub mod configs;
+pub mod interrupt;
 pub mod manager;
 pub mod metrics;
 pub mod registry;
@@ -60,6 +61,7 @@ pub use dcsync_store as store;
 
 pub use applier::EventApplier;
 pub use config::{Credentials, ExternalSyncConfig};
+pub use interrupt::Interrupt;
 pub use manager::{AdapterSource, ExternalSyncManager, SyncError, SyncReport};
 pub use model::FormSubmission;
 pub use registry::AdapterRegistry;

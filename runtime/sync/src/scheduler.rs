@@ -78,7 +78,8 @@ pub enum ScheduleEvent {
 /// Called with each scheduled sync's outcome.
 pub type ScheduleFn = Arc<dyn Fn(ScheduleEvent) + Send + Sync>;
 
-/// Sync the configs of `source` on `schedule`, forever (abort the task to stop).
+/// Sync the configs of `source` on `schedule` until the service is interrupted; then
+/// start nothing more and return once the running syncs have stopped at a safe point.
 pub async fn run(
     service: Arc<SyncService>,
     source: Arc<dyn ConfigSource>,
@@ -87,7 +88,13 @@ pub async fn run(
 ) {
     let mut last: HashMap<String, Instant> = HashMap::new();
     let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
+        if service.interrupt().is_interrupted() {
+            while tasks.join_next().await.is_some() {}
+            return;
+        }
+        while tasks.try_join_next().is_some() {}
         for config in source.configs() {
             let Some(every) = schedule.interval(&config) else {
                 continue;
@@ -104,7 +111,7 @@ pub async fn run(
             }
             last.insert(config.id.clone(), Instant::now());
             let (service, running, on_event) = (service.clone(), running.clone(), on_event.clone());
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 let id = config.id.clone();
                 let adapter_type = config.adapter_type.clone();
                 let event = match service.initialized_manager(config).await {
@@ -131,3 +138,6 @@ pub async fn run(
         tokio::time::sleep(TICK).await;
     }
 }
+
+/// The shortest interval between scheduled syncs of a config.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);

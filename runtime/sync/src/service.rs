@@ -22,6 +22,7 @@ pub struct SyncService {
     pub applier: Arc<EventApplier>,
     clients: HttpClients,
     settings: RuntimeSettings,
+    interrupt: crate::Interrupt,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -87,7 +88,13 @@ impl SyncService {
             applier: Arc::new(EventApplier::new()),
             clients,
             settings: settings.clone(),
+            interrupt: crate::Interrupt::new(),
         }
+    }
+
+    /// Stops every run of this service at its next safe point (a shutdown).
+    pub fn interrupt(&self) -> &crate::Interrupt {
+        &self.interrupt
     }
 
     /// The operator's settings.
@@ -118,6 +125,7 @@ impl SyncService {
                 self.settings.body_secrets_approved(&ty),
                 self.settings.secret_origins(&ty),
             )
+            .with_interrupt(self.interrupt.clone())
     }
 
     /// An initialized manager for `config` (uninitialized when no adapter serves it).

@@ -57,7 +57,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<i32> {
         println!("(* compiled code from the cache)");
     }
     if !any_loaded {
-        eprintln!("error: no adapter could be loaded");
+        crate::output::say("error", "no adapter could be loaded");
         return Ok(1);
     }
     Ok(0)

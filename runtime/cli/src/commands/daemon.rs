@@ -2,9 +2,10 @@
 //! so a new or replaced component serves the next sync without a restart.
 
 use crate::context::{open_store, read_config};
+use crate::output::say;
 use crate::Ctx;
-use anyhow::Result;
-use datacollect_sync::scheduler::{self, Schedule, ScheduleEvent};
+use anyhow::{bail, Result};
+use datacollect_sync::scheduler::{self, Schedule, ScheduleEvent, MIN_INTERVAL};
 use datacollect_sync::watch;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,29 +19,34 @@ pub async fn run(
     store: &Path,
     interval: Option<Duration>,
 ) -> Result<i32> {
+    if let Some(every) = interval.filter(|i| *i < MIN_INTERVAL) {
+        bail!(
+            "--interval {every:?} is too short: at least {} s between syncs of a config",
+            MIN_INTERVAL.as_secs()
+        );
+    }
     let configs = configs
         .iter()
         .map(|p| read_config(p))
         .collect::<Result<Vec<_>>>()?;
     let service = ctx.service(open_store(store)?).await?;
     let _watch = watch::watch(service.registry.clone())?;
-    eprintln!(
-        "watching {} for adapter changes; syncing {} config(s); Ctrl-C to stop",
-        ctx.adapter_dir()?.display(),
-        configs.len()
+    say(
+        "info",
+        &format!(
+            "watching {} for adapter changes; syncing {} config(s); Ctrl-C or SIGTERM to stop",
+            ctx.adapter_dir()?.display(),
+            configs.len()
+        ),
     );
     let schedule = Schedule {
         every: interval,
         default_every: Some(DEFAULT_INTERVAL),
     };
-    let task = tokio::spawn(scheduler::run(
-        service,
-        Arc::new(configs),
-        schedule,
-        Arc::new(print_event),
-    ));
-    tokio::signal::ctrl_c().await?;
-    task.abort();
+    let interrupt = service.interrupt().clone();
+    crate::commands::sync::stop_on_signals(interrupt);
+    // Returns once a signal stopped the running syncs at a safe point.
+    scheduler::run(service, Arc::new(configs), schedule, Arc::new(print_event)).await;
     Ok(0)
 }
 
@@ -58,7 +64,7 @@ fn print_event(event: ScheduleEvent) {
             config_id,
             result: Err(e),
             ..
-        } => eprintln!("{config_id} sync failed [{}]: {e}", e.class()),
-        ScheduleEvent::Skipped { config_id, reason } => eprintln!("{config_id}: {reason}"),
+        } => say("warn", &format!("{config_id} sync failed [{}]: {e}", e.class())),
+        ScheduleEvent::Skipped { config_id, reason } => say("warn", &format!("{config_id}: {reason}")),
     }
 }

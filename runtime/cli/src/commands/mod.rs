@@ -5,7 +5,7 @@ mod adapters;
 mod check;
 mod daemon;
 mod demo;
-mod events;
+pub mod events;
 mod mock_server;
 mod quarantine;
 mod runs;
@@ -30,8 +30,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
             username,
         } => sync::run(&ctx, &config, &store, json, wait, username).await,
         Command::Events {
-            command: EventsCommand::Import { store, path },
-        } => events::import(&store, &path),
+            command:
+                EventsCommand::Import {
+                    store,
+                    json,
+                    max_event_bytes,
+                    path,
+                },
+        } => events::import(&store, &path, json, max_event_bytes),
         Command::MockServer {
             port,
             host,
@@ -63,5 +69,28 @@ pub async fn run(cli: Cli) -> Result<i32> {
             store,
             interval,
         } => daemon::run(&ctx, &configs, &store, interval).await,
+    }
+}
+
+/// The next SIGINT or SIGTERM.
+pub async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

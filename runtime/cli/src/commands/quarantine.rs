@@ -1,13 +1,13 @@
 //! `dcsync quarantine list|retry`.
 
-use crate::context::open_store;
+use crate::context::open_existing_store;
 use crate::output::print_json;
 use anyhow::Result;
 use datacollect_sync::EventApplier;
 use std::path::Path;
 
 pub fn list(store: &Path, json: bool) -> Result<i32> {
-    let entries = open_store(store)?.quarantine(None)?;
+    let entries = open_existing_store(store)?.quarantine(None)?;
     if json {
         print_json(&entries)?;
         return Ok(0);
@@ -29,7 +29,7 @@ pub fn list(store: &Path, json: bool) -> Result<i32> {
 }
 
 pub fn retry(store: &Path, ids: Vec<i64>) -> Result<i32> {
-    let store = open_store(store)?;
+    let store = open_existing_store(store)?;
     let ids = if ids.is_empty() {
         store.quarantine(None)?.iter().map(|q| q.id).collect()
     } else {

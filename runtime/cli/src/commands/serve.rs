@@ -31,7 +31,8 @@ pub async fn run(
     let _watch = datacollect_sync::watch::watch(service.registry.clone())
         .map_err(|e| anyhow::anyhow!("cannot watch the adapter directory: {e}"))?;
     let state = ServerState::new(service.clone(), configs.clone(), token.clone());
-    tokio::spawn(scheduler::run(
+    let interrupt = service.interrupt().clone();
+    let scheduled = tokio::spawn(scheduler::run(
         service,
         configs,
         Schedule::default(),
@@ -50,11 +51,19 @@ pub async fn run(
             beside(".admin-token").display()
         );
     }
+    // SIGINT/SIGTERM: stop accepting requests, let running syncs stop at a safe point
+    // (recorded `interrupted`), then exit.
     axum::serve(listener, server::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .with_graceful_shutdown(async move {
+            crate::commands::signal().await;
+            crate::output::say(
+                "warn",
+                "stopping: running syncs stop at their next safe point",
+            );
+            interrupt.interrupt();
         })
         .await?;
+    let _ = scheduled.await;
     Ok(0)
 }
 

@@ -1,6 +1,6 @@
 //! `dcsync status`: cursors, pending events, quarantine and the last run of a config.
 
-use crate::context::{open_store, read_config};
+use crate::context::{open_existing_store, read_config};
 use crate::output::print_json;
 use anyhow::Result;
 use datacollect_sync::status::config_status;
@@ -8,7 +8,7 @@ use std::path::Path;
 
 pub fn run(config: &Path, store: &Path, json: bool) -> Result<i32> {
     let config = read_config(config)?;
-    let status = config_status(open_store(store)?.as_ref(), &config.id)?;
+    let status = config_status(open_existing_store(store)?.as_ref(), &config.id)?;
     if json {
         print_json(&status)?;
         return Ok(0);

@@ -2,8 +2,9 @@
 //! DataCollect format first, then the fields the adapter declares; an invalid one gets a
 //! 422 naming the field, and nothing is stored.
 
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::ServerState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -43,7 +44,7 @@ fn invalid(error: impl ToString, field: Option<&str>) -> Problem {
     }
 }
 
-fn problem(status: StatusCode, error: impl ToString, field: Option<&str>) -> Response {
+pub(super) fn problem(status: StatusCode, error: impl ToString, field: Option<&str>) -> Response {
     Problem {
         status,
         error: error.to_string(),
@@ -54,7 +55,11 @@ fn problem(status: StatusCode, error: impl ToString, field: Option<&str>) -> Res
 
 fn store_problem(e: StoreError) -> Response {
     match e {
-        StoreError::AlreadyRunning(_) => problem(StatusCode::CONFLICT, e, None),
+        StoreError::AlreadyRunning(id) => problem(
+            StatusCode::CONFLICT,
+            format!("a sync of {id:?} is already running; wait for it to finish (GET /api/runs?configId=…) and ask again"),
+            Some("configId"),
+        ),
         StoreError::Invalid(_) => problem(StatusCode::UNPROCESSABLE_ENTITY, e, None),
         _ => problem(StatusCode::INTERNAL_SERVER_ERROR, e, None),
     }
@@ -109,7 +114,7 @@ pub async fn list_configs(State(state): AppState) -> Response {
     Json(out).into_response()
 }
 
-pub async fn create_config(State(state): AppState, Json(body): Json<Value>) -> Response {
+pub async fn create_config(State(state): AppState, ApiJson(body): ApiJson<Value>) -> Response {
     let config = match validate(&state, &body) {
         Ok(c) => c,
         Err(p) => return p.into_response(),
@@ -127,7 +132,7 @@ pub async fn create_config(State(state): AppState, Json(body): Json<Value>) -> R
     (StatusCode::CREATED, Json(summary(&state, &config).await)).into_response()
 }
 
-pub async fn get_config(State(state): AppState, Path(id): Path<String>) -> Response {
+pub async fn get_config(State(state): AppState, ApiPath(id): ApiPath<String>) -> Response {
     match state.configs.get(&id) {
         Some(c) => Json(summary(&state, &c).await).into_response(),
         None => problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None),
@@ -136,8 +141,8 @@ pub async fn get_config(State(state): AppState, Path(id): Path<String>) -> Respo
 
 pub async fn update_config(
     State(state): AppState,
-    Path(id): Path<String>,
-    Json(mut body): Json<Value>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(mut body): ApiJson<Value>,
 ) -> Response {
     let Some(previous) = state.configs.get(&id) else {
         return problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None);
@@ -174,7 +179,7 @@ pub async fn update_config(
     Json(summary(&state, &config).await).into_response()
 }
 
-pub async fn delete_config(State(state): AppState, Path(id): Path<String>) -> Response {
+pub async fn delete_config(State(state): AppState, ApiPath(id): ApiPath<String>) -> Response {
     match state.configs.delete(&id) {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None),
@@ -197,7 +202,7 @@ pub struct CredentialsBody {
 
 /// `POST /api/sync/external` (the original sync server's endpoint): starts a run and
 /// answers at once with its id; 409 while the config is already syncing.
-pub async fn sync(State(state): AppState, Json(req): Json<SyncRequest>) -> Response {
+pub async fn sync(State(state): AppState, ApiJson(req): ApiJson<SyncRequest>) -> Response {
     let Some(config) = state.configs.get(&req.config_id) else {
         return problem(
             StatusCode::NOT_FOUND,
@@ -237,7 +242,7 @@ pub struct RunsQuery {
     limit: Option<u32>,
 }
 
-pub async fn runs(State(state): AppState, Query(q): Query<RunsQuery>) -> Response {
+pub async fn runs(State(state): AppState, ApiQuery(q): ApiQuery<RunsQuery>) -> Response {
     let limit = q.limit.unwrap_or(50).min(1000);
     match blocking(&state.service.store, move |s| {
         s.runs(q.config_id.as_deref(), limit)
@@ -249,7 +254,7 @@ pub async fn runs(State(state): AppState, Query(q): Query<RunsQuery>) -> Respons
     }
 }
 
-pub async fn run(State(state): AppState, Path(id): Path<i64>) -> Response {
+pub async fn run(State(state): AppState, ApiPath(id): ApiPath<i64>) -> Response {
     match blocking(&state.service.store, move |s| s.run(id)).await {
         Ok(Some(r)) => Json(r).into_response(),
         Ok(None) => problem(StatusCode::NOT_FOUND, format!("no run {id}"), None),
@@ -269,7 +274,10 @@ pub struct RetryRequest {
     ids: Option<Vec<i64>>,
 }
 
-pub async fn retry_quarantine(State(state): AppState, Json(req): Json<RetryRequest>) -> Response {
+pub async fn retry_quarantine(
+    State(state): AppState,
+    ApiJson(req): ApiJson<RetryRequest>,
+) -> Response {
     let result = blocking(&state.service.store, move |s| {
         let ids = match req.ids {
             Some(ids) => ids,

@@ -4,6 +4,7 @@
 //! The daemon's periodic syncs and adapter-directory watch run inside it too.
 
 mod api;
+mod extract;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;

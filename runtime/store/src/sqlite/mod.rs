@@ -10,7 +10,7 @@ use dcsync_applier::{EntityTx, Origin};
 use dcsync_contract::model::now_rfc3339;
 use entities::SqlTx;
 use rows::*;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -30,18 +30,94 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// The tables every dcsync store has: a SQLite file without them is another program's.
+const OWN_TABLES: &[&str] = &["events", "entities", "cursors", "runs", "quarantine"];
+
 impl SqliteStore {
-    /// Open (or create) the store at `path`, migrating it to the current schema.
+    /// Open the store at `path`, creating it in a new (or empty) file and migrating an
+    /// older one. A SQLite file of another program is refused untouched. For the commands
+    /// that write: `events import`, `sync`, `daemon`, `serve`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_with(path.as_ref(), true)
+    }
+
+    /// Open an existing store without creating or changing anything: a missing file is an
+    /// error naming it, another program's SQLite file is refused, a store written by an
+    /// older dcsync asks for a writing command first. For `status`, `runs`, `quarantine`.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path.as_ref(), false)
+    }
+
+    fn open_with(path: &Path, create: bool) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
         let open_err = |e: rusqlite::Error| StoreError::Open {
             path: shown.clone(),
             message: e.to_string(),
         };
-        let mut conn = Connection::open(&path).map_err(open_err)?;
+        if !create && !path.exists() {
+            return Err(StoreError::Open {
+                path: shown,
+                message: "no such store (check the path; `dcsync events import` or `dcsync sync` create one)".into(),
+            });
+        }
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                StoreError::NotAStore {
+                    path: shown.clone(),
+                    reason: "not a SQLite database".into(),
+                }
+            }
+            e => open_err(e),
+        })?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(open_err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::NotADatabase =>
+                {
+                    StoreError::NotAStore {
+                        path: shown.clone(),
+                        reason: "not a SQLite database".into(),
+                    }
+                }
+                e => open_err(e),
+            })?;
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(open_err)?;
+        let ours = OWN_TABLES.iter().all(|t| tables.iter().any(|x| x == t));
+        if version == 0 && !tables.is_empty() || version > 0 && !ours {
+            return Err(StoreError::NotAStore {
+                path: shown,
+                reason: format!(
+                    "a SQLite database of another program (tables: {})",
+                    tables.join(", ")
+                ),
+            });
+        }
+        if !create {
+            if version == 0 {
+                return Err(StoreError::Open {
+                    path: shown,
+                    message: "an empty file, not a store yet".into(),
+                });
+            }
+            if version < super::schema::CURRENT {
+                return Err(StoreError::Open {
+                    path: shown,
+                    message: "written by an older dcsync; run `dcsync sync` (or `events import`) once to upgrade it".into(),
+                });
+            }
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -53,7 +129,25 @@ impl SqliteStore {
         super::schema::migrate(&mut conn, &shown)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
-            path,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Cap the database at `pages` pages (SQLite's `max_page_count`, for this connection):
+    /// how tests make a disk "full".
+    #[doc(hidden)]
+    pub fn limit_pages(&self, pages: u64) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.pragma_update(None, "max_page_count", pages as i64)?;
+            Ok(())
+        })
+    }
+
+    /// The database's size in pages.
+    #[doc(hidden)]
+    pub fn page_count(&self) -> Result<u64, StoreError> {
+        self.with(|conn| {
+            Ok(conn.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64)
         })
     }
 
@@ -79,17 +173,18 @@ impl EventStore for SqliteStore {
         &self,
         events: &[FormSubmission],
         applier: &EventApplier,
-    ) -> Result<ApplyOutcome, StoreError> {
+    ) -> Result<LocalAppend, StoreError> {
         self.with(|conn| {
-            let tx = conn.transaction()?;
-            let mut out = ApplyOutcome::default();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = LocalAppend::default();
             for e in events {
                 match insert_event(&tx, e, None)? {
-                    None => out.duplicates += 1,
+                    None if same_as_stored(&tx, e)? => out.outcome.duplicates += 1,
+                    None => out.conflicts.push(e.guid.clone()),
                     Some(seq) if apply_one(&tx, applier, e, seq, Origin::Local)? => {
-                        out.applied += 1
+                        out.outcome.applied += 1
                     }
-                    Some(_) => out.quarantined += 1,
+                    Some(_) => out.outcome.quarantined += 1,
                 }
             }
             tx.commit()?;
@@ -139,7 +234,7 @@ impl EventStore for SqliteStore {
         rejected: &[Rejection],
     ) -> Result<(), StoreError> {
         self.with(|conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let cursor = push_cursor(&tx, config_id)?;
             let mut quarantined = std::collections::HashSet::new();
             for r in rejected {
@@ -206,7 +301,7 @@ impl EventStore for SqliteStore {
     ) -> Result<ApplyOutcome, StoreError> {
         let (events, next_cursor) = (&page.events, page.next_cursor.as_deref());
         self.with(|conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Pulled events are never pushed back to their config. When nothing was pending
             // for it, move its push cursor past them too, so later syncs need not step
             // over them (on a large store, a scan of every event it ever pulled).
@@ -299,11 +394,22 @@ impl EventStore for SqliteStore {
         adapter_version: &str,
     ) -> Result<i64, StoreError> {
         self.with(|conn| {
-            conn.execute(
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The caller holds the config's lock: a run of it still `running` belongs to a
+            // process that died without finishing it.
+            tx.execute(
+                "UPDATE runs SET status = 'abandoned', finished_at = ?2,
+                     message = COALESCE(message, 'its process ended before the run finished (killed, crashed, or the machine stopped); the next run resumes from the confirmed cursors')
+                 WHERE config_id = ?1 AND status = 'running'",
+                params![config_id, now_rfc3339()],
+            )?;
+            tx.execute(
                 "INSERT INTO runs (config_id, adapter_type, adapter_version, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
                 params![config_id, adapter_type, adapter_version, now_rfc3339()],
             )?;
-            Ok(conn.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(id)
         })
     }
 
@@ -380,7 +486,7 @@ impl EventStore for SqliteStore {
 
     fn retry_quarantined(&self, ids: &[i64], applier: &EventApplier) -> Result<u64, StoreError> {
         self.with(|conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut done = 0;
             for id in ids {
                 let row: Option<(Option<String>, QuarantinePhase, Option<i64>)> = tx

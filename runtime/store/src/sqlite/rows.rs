@@ -3,7 +3,7 @@
 use super::entities::SqlTx;
 use crate::*;
 use dcsync_applier::{ApplyOutcomeError, Origin};
-use dcsync_contract::model::{now_rfc3339, SyncLevel};
+use dcsync_contract::model::{now_rfc3339, FormSubmission, SyncLevel};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 pub(super) const EVENT_COLUMNS: &str =
@@ -213,4 +213,25 @@ pub(super) fn link_delivered(
         }
     }
     Ok(())
+}
+
+/// Whether the stored event with `e`'s guid has the same content (a re-import), rather than
+/// other content under the same guid (a conflict).
+pub(super) fn same_as_stored(tx: &Transaction<'_>, e: &FormSubmission) -> Result<bool, StoreError> {
+    let stored = tx
+        .query_row(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE guid = ?1"),
+            [&e.guid],
+            row_to_pending,
+        )
+        .optional()?;
+    Ok(stored.is_some_and(|p| {
+        let s = &p.event;
+        s.entity_guid == e.entity_guid
+            && s.event_type == e.event_type
+            && s.data == e.data
+            && s.timestamp == e.timestamp
+            && s.user_id == e.user_id
+            && s.sync_level == e.sync_level
+    }))
 }

@@ -58,6 +58,7 @@ pub struct ExternalSyncManager {
     wait_for_lock: bool,
     extra_origins: Vec<String>,
     secret_rules: SecretPolicy,
+    interrupt: crate::Interrupt,
     clients: Option<HttpClients>,
     on_progress: Option<ProgressFn>,
 }
@@ -87,6 +88,7 @@ impl ExternalSyncManager {
             wait_for_lock: false,
             extra_origins: Vec::new(),
             secret_rules: SecretPolicy::default(),
+            interrupt: crate::Interrupt::new(),
             clients: None,
             on_progress: None,
         }
@@ -143,6 +145,13 @@ impl ExternalSyncManager {
     ) -> Self {
         self.secret_rules.body_approved = body_approved;
         self.secret_rules.other_origins = other_origins;
+        self
+    }
+
+    /// Stop runs at their next safe point when `interrupt` is triggered (a signal, a
+    /// server shutting down); such a run is recorded `interrupted`.
+    pub fn with_interrupt(mut self, interrupt: crate::Interrupt) -> Self {
+        self.interrupt = interrupt;
         self
     }
 
@@ -278,6 +287,7 @@ impl ExternalSyncManager {
         report.status = match &result {
             Ok(run::PhaseEnd::Done) => RunStatus::Succeeded,
             Ok(run::PhaseEnd::OutOfTime) => RunStatus::Incomplete,
+            Err(SyncError::Interrupted) => RunStatus::Interrupted,
             Err(_) => RunStatus::Failed,
         };
         let result = result.map(|_| ());

@@ -45,6 +45,19 @@ pub enum SyncError {
     /// The adapter failed, trapped or answered something unusable.
     #[error("adapter failed: {0}")]
     Internal(String),
+    /// The external system kept answering in a shape the adapter could not read.
+    #[error("the external system's answers were malformed after {attempts} attempts: {message}")]
+    Protocol {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        message: String,
+    },
+    /// Stopped by a signal at a safe point.
+    #[error(
+        "interrupted (stopped at a safe point; the next run resumes from the confirmed cursors)"
+    )]
+    Interrupted,
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -61,6 +74,8 @@ impl SyncError {
             SyncError::Transient { .. } => ErrorClass::Transient,
             SyncError::Limit(_) | SyncError::Stalled { .. } => ErrorClass::Limit,
             SyncError::Internal(_) => ErrorClass::Internal,
+            SyncError::Protocol { .. } => ErrorClass::Protocol,
+            SyncError::Interrupted => ErrorClass::Interrupted,
             SyncError::Store(StoreError::AlreadyRunning(_)) => ErrorClass::Busy,
             SyncError::Store(_) => ErrorClass::Store,
         }

@@ -9,7 +9,7 @@ use super::{SyncError, SyncReport};
 use crate::metrics;
 use dcsync_contract::adapter::{AdapterConfigView, AdapterError, Capability, Rejection};
 use dcsync_contract::config::SyncSettings;
-use dcsync_contract::limits::Limits;
+use dcsync_contract::limits::{Limit, Limits};
 use dcsync_engine::{AdapterCalls, CallError, CallOutcome};
 use dcsync_host::run_state::SharedRunState;
 use dcsync_host::secrets::SecretPolicy;
@@ -26,12 +26,38 @@ pub(super) enum PhaseEnd {
     OutOfTime,
 }
 
+impl Run<'_> {
+    /// Before a batch or a page: stop here if asked to, or if the run's time ran out.
+    fn safe_point(&self) -> Result<Option<PhaseEnd>, SyncError> {
+        if self.manager.interrupt.is_interrupted() {
+            return Err(SyncError::Interrupted);
+        }
+        Ok(self.out_of_time().then_some(PhaseEnd::OutOfTime))
+    }
+}
+
 /// What a failed adapter call means for the run.
 enum Failure {
     /// Records refused: quarantine them, resend the rest.
     Rejected(Vec<Rejection>),
+    /// The call's input was too large for the adapter (its memory limit) or for the
+    /// request size cap: a push batch splits; a single event large enough to be the
+    /// cause is quarantined; otherwise the adapter is at fault and `error` ends the run.
+    TooBig {
+        /// Which limit, for the quarantine reason.
+        why: &'static str,
+        /// The size of that limit, bytes.
+        limit: usize,
+        /// The run's error if the input is not to blame.
+        error: SyncError,
+    },
     Fatal(SyncError),
 }
+
+/// A transient failure whose message starts with this is an answer in an unexpected
+/// shape (the SDKs mark malformed answers so): retried like any transient failure, and
+/// recorded as the `protocol` class when the retries run out.
+const PROTOCOL_MARK: &str = "protocol:";
 
 /// One run in progress.
 pub(super) struct Run<'m> {
@@ -90,22 +116,45 @@ impl Run<'_> {
             let span = tracing::info_span!("adapter_call", function = what, attempt);
             let outcome = call(self.context(false)).instrument(span).await;
             self.account(what, &outcome);
-            let (delay, message) = match outcome.result {
-                Ok(v) => return Ok(v),
-                Err(CallError::Adapter(AdapterError::Transient {
-                    retry_after_ms,
-                    message,
-                })) => (retry_after_ms.map(Duration::from_millis), message),
-                Err(CallError::Setup(m)) => (None, m),
-                Err(CallError::Adapter(AdapterError::Rejected(r))) => {
-                    return Err(Failure::Rejected(r))
-                }
-                Err(e) => return Err(Failure::Fatal(fatal(e))),
-            };
+            let too_large = outcome
+                .context
+                .as_ref()
+                .is_some_and(|c| c.request_too_large);
+            let (delay, message) =
+                match outcome.result {
+                    Ok(v) => return Ok(v),
+                    Err(CallError::Limit(Limit::Memory)) => {
+                        return Err(Failure::TooBig {
+                            why: "too large for the adapter's memory limit",
+                            limit: self.limits.memory_bytes,
+                            error: SyncError::Limit(Limit::Memory),
+                        })
+                    }
+                    Err(e) if too_large => return Err(Failure::TooBig {
+                        why: "too large: the adapter's request would be over the request size cap",
+                        limit: self.limits.max_request_bytes,
+                        error: fatal(e),
+                    }),
+                    Err(CallError::Adapter(AdapterError::Transient {
+                        retry_after_ms,
+                        message,
+                    })) => (retry_after_ms.map(Duration::from_millis), message),
+                    Err(CallError::Setup(m)) => (None, m),
+                    Err(CallError::Adapter(AdapterError::Rejected(r))) => {
+                        return Err(Failure::Rejected(r))
+                    }
+                    Err(e) => return Err(Failure::Fatal(fatal(e))),
+                };
             if attempt > self.settings.retry_attempts {
-                return Err(Failure::Fatal(SyncError::Transient {
-                    attempts: attempt,
-                    message,
+                return Err(Failure::Fatal(match message.strip_prefix(PROTOCOL_MARK) {
+                    Some(m) => SyncError::Protocol {
+                        attempts: attempt,
+                        message: m.trim().to_string(),
+                    },
+                    None => SyncError::Transient {
+                        attempts: attempt,
+                        message,
+                    },
                 }));
             }
             let wait = backoff::wait(attempt, delay);
@@ -121,6 +170,9 @@ impl Run<'_> {
             && self.push_phase().await? == PhaseEnd::OutOfTime
         {
             return Ok(PhaseEnd::OutOfTime);
+        }
+        if let Some(end) = self.safe_point()? {
+            return Ok(end);
         }
         if self.adapter.has_capability(&Capability::Pull) {
             return self.pull_phase().await;

@@ -17,8 +17,8 @@ impl Run<'_> {
         let mut cursor = blocking(&store, move |s| s.cursors(&id)).await?.pull;
         let (mut stalled_pages, mut last_progress) = (0u32, Instant::now());
         loop {
-            if self.out_of_time() {
-                return Ok(PhaseEnd::OutOfTime);
+            if let Some(end) = self.safe_point()? {
+                return Ok(end);
             }
             let adapter = self.adapter;
             let view = self.view.clone();
@@ -35,6 +35,7 @@ impl Run<'_> {
                 Err(Failure::Rejected(_)) => {
                     return Err(SyncError::Internal("pull-since answered `rejected`".into()))
                 }
+                Err(Failure::TooBig { error, .. }) => return Err(error),
                 Err(Failure::Fatal(e)) => return Err(e),
             };
             self.report.pull_pages += 1;
