@@ -152,9 +152,9 @@ pub async fn manager_with_settings(
 }
 
 /// Settings approving JSON-body secret placements for `adapter_type`.
-pub fn body_secrets_approved(adapter_type: &str) -> datacollect_sync::settings::RuntimeSettings {
+pub fn placements_approved(adapter_type: &str) -> datacollect_sync::settings::RuntimeSettings {
     let mut s = datacollect_sync::settings::RuntimeSettings::default();
-    s.body_secrets.insert(adapter_type.to_string(), true);
+    s.approve_placements.insert(adapter_type.to_string(), true);
     s
 }
 

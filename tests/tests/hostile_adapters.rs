@@ -156,23 +156,58 @@ fn saw(report: &str) -> Vec<u8> {
 // --- 1. Secrets: placement is the boundary; scrubbing is defence in depth ---------------
 
 #[tokio::test]
-async fn an_echoed_secret_never_reaches_the_adapter_in_any_encoding() {
-    let e = attack("echo-transforms", &[]).await;
-    let m = e.to_string();
-    let results: Vec<&str> = m
-        .trim_start_matches("adapter failed: echo results: ")
-        .split(" | ")
-        .collect();
-    assert_eq!(results.len(), 12, "{m}");
-    for r in results {
-        let (transform, outcome) = r.split_once(' ').unwrap();
-        // Each echo carries the key (header and basic auth): refused as a whole, never
-        // partly masked.
-        assert!(
-            outcome.starts_with("err=Config(\"request denied: the answer holds a secret value"),
-            "{transform}: {outcome}"
+async fn an_echoed_secret_never_reaches_the_adapter_in_any_encoding_and_holds_the_config() {
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("echo", 1), &EventApplier::new())
+        .unwrap();
+    for transform in [
+        "raw",
+        "gzip",
+        "base64",
+        "hex",
+        "reversed",
+        "upper",
+        "json-slash",
+        "json-unicode",
+        "percent",
+        "html",
+        "prefix-half",
+        "suffix-half",
+    ] {
+        let config = hostile_config(
+            &server.url(),
+            "echo-transforms",
+            &[("transforms", transform)],
         );
+        let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
+            .with_registry(hostile_registry());
+        m.initialize().await.unwrap();
+        // The echo carries the key (header and basic auth): the call is stopped, so the
+        // adapter never sees the answer, not even partly masked; one probe per hold.
+        let e = m.synchronize(None).await.unwrap_err();
+        assert!(matches!(e, SyncError::SecretEchoed), "{transform}: {e}");
+        assert_eq!(e.class().as_str(), "security");
+        assert_no_secret("the error", &e.to_string());
+        let held = store.hold(&m.config().id).unwrap();
+        assert!(
+            held.as_ref()
+                .is_some_and(|(_, why)| why.contains("saw an answer holding a secret value")),
+            "{transform}: {held:?}"
+        );
+        let again = m.synchronize(None).await.unwrap_err();
+        assert!(matches!(again, SyncError::Held { .. }), "{again}");
+        assert!(again.to_string().contains("dcsync release"), "{again}");
+        assert!(store.release_config(&m.config().id).unwrap());
     }
+    let runs = store.runs(None, 100).unwrap();
+    assert_eq!(runs.len(), 12, "a held config starts no run: {runs:?}");
+    for r in &runs {
+        assert_no_secret("run history", &format!("{r:?}"));
+        assert_eq!(r.error_class.map(|c| c.as_str()), Some("security"));
+    }
+    assert_eq!(store.pending_count(&runs[0].config_id).unwrap(), 1);
 }
 
 #[tokio::test]
@@ -217,7 +252,7 @@ async fn a_secret_goes_only_where_the_adapter_declared_it() {
 async fn a_body_placement_needs_the_operator_and_its_echo_is_refused() {
     let e = attack("body-declared", &[]).await;
     assert!(
-        e.to_string().contains("[body_secrets]"),
+        e.to_string().contains("[approve_placements]"),
         "not approved: {e}"
     );
     let (e, _) = attack_with("body-declared", &[], |m| {
@@ -225,12 +260,8 @@ async fn a_body_placement_needs_the_operator_and_its_echo_is_refused() {
     })
     .await;
     // Approved: the password went into the body at its pointer; the server echoed it
-    // (reversed), and the answer was refused whole.
-    assert!(
-        e.to_string()
-            .contains("body-declared err=Config(\"request denied: the answer holds a secret value"),
-        "{e}"
-    );
+    // (reversed), and the call was stopped.
+    assert!(matches!(e, SyncError::SecretEchoed), "{e}");
 }
 
 #[tokio::test]
@@ -342,6 +373,41 @@ async fn a_hot_swap_that_declares_a_new_secret_masks_it_from_the_next_call() {
         after.contains("(\"passcode\", \"{{secret:passcode:"),
         "{after}"
     );
+}
+
+#[tokio::test]
+async fn a_swap_that_stops_declaring_a_secret_does_not_reveal_it() {
+    // Version 1 declares `passcode` secret; a swap to a version that does not (v0) must not
+    // hand its value over: the store remembers it was secret for this config.
+    let registry = registry_with(limits(), &["hostile.wasm"]).await;
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("unswap", 1), &EventApplier::new())
+        .unwrap();
+    let config = hostile_config(
+        &server.url(),
+        "dump-config",
+        &[("passcode", "PASSCODE-31337")],
+    );
+    let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
+        .with_registry(registry.clone());
+    m.initialize().await.unwrap();
+    let before = m.synchronize(None).await.unwrap_err().to_string();
+    assert!(!before.contains("PASSCODE-31337"), "{before}");
+    let runtime = registry.runtime().clone();
+    registry.insert(
+        runtime
+            .load(&test_adapter_dir().join("hostile_v0.wasm"))
+            .await
+            .unwrap(),
+    );
+    let after = m.synchronize(None).await.unwrap_err().to_string();
+    assert!(
+        after.contains("(\"passcode\", \"{{secret:passcode:"),
+        "still a reference after the swap: {after}"
+    );
+    assert!(!after.contains("PASSCODE-31337"), "{after}");
 }
 
 #[tokio::test]
@@ -471,6 +537,61 @@ async fn a_pulled_event_cannot_delete_or_take_over_an_entity_it_does_not_own() {
             "unchanged"
         );
     }
+}
+
+#[tokio::test]
+async fn accepting_every_push_does_not_make_other_configs_entities_or_deletions_its_own() {
+    // A new config is offered the whole store from sequence 0; this one accepts it all,
+    // then pulls deletions and far-future updates of what it was given.
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("dev", 1), &EventApplier::new())
+        .unwrap();
+    // An entity created by another config's pull (the mock's).
+    let server = mock_server().await;
+    server.seed(vec![
+        json!({"entityGuid": "from-mock", "type": "create-individual",
+        "data": {"name": "Pulled by the mock"}}),
+    ]);
+    let mock = manager(&store, mock_config(&server, &[])).await;
+    assert_eq!(mock.synchronize(None).await.unwrap().applied, 1);
+    let expect_refused = |victim: &str, attack: &str, why: &str| {
+        let q = store.quarantine(None).unwrap();
+        let last = q
+            .iter()
+            .rev()
+            .find(|e| e.phase.as_str() == "apply")
+            .unwrap();
+        assert!(last.reason.contains(why), "{attack} {victim}: {q:?}");
+    };
+    for (victim, attack, why) in [
+        (
+            "dev-person-0",
+            "take-over-delete",
+            "may update it but not delete it",
+        ),
+        ("from-mock", "take-over-delete", "is not linked to config"),
+        ("from-mock", "take-over-update", "is not linked to config"),
+    ] {
+        let report = pull_attack(attack, &store, victim).await;
+        assert!(report.pushed >= 1, "it accepted the store: {report:?}");
+        assert_eq!(report.applied, 0, "{attack} {victim}");
+        expect_refused(victim, attack, why);
+        assert!(
+            store.entity(victim).unwrap().is_some(),
+            "{victim} still there"
+        );
+    }
+    assert_eq!(
+        store
+            .entity("from-mock")
+            .unwrap()
+            .unwrap()
+            .modified
+            .name
+            .as_deref(),
+        Some("Pulled by the mock")
+    );
 }
 
 #[tokio::test]

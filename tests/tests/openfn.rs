@@ -102,14 +102,27 @@ async fn collection_items_are_pulled_once_with_guids_stable_per_key_and_version(
     );
 
     // Another config pulling the same collection from the start: same key and version,
-    // same guid, so nothing is applied twice; only reg-1's new version is new.
+    // same guid, so nothing is applied twice. reg-1's new version is new, but the entity
+    // was created by the first config's pulls (and passing those events on to the second
+    // config's push makes nothing its own): it is quarantined, not applied.
     let mut second = config(&e, &[]);
     second.id = "another-openfn-config".into();
     let other = manager(&store, second).await;
     let replay = other.synchronize(None).await.unwrap();
     assert_eq!(
-        (replay.pulled, replay.duplicates, replay.applied),
-        (6, 5, 1)
+        (
+            replay.pulled,
+            replay.duplicates,
+            replay.applied,
+            replay.quarantined
+        ),
+        (6, 5, 0, 1)
+    );
+    let q = store.quarantine(Some("another-openfn-config")).unwrap();
+    assert!(
+        q[0].reason
+            .contains("is not linked to config another-openfn-config"),
+        "{q:?}"
     );
 }
 

@@ -35,7 +35,7 @@ fn config(e: &OpenSppEmulator, password: &str, extra: &[(&str, &str)]) -> Extern
 
 /// The operator's approval of the adapter's JSON-RPC password placement.
 fn approved() -> datacollect_sync::settings::RuntimeSettings {
-    body_secrets_approved("openspp-adapter")
+    placements_approved("openspp-adapter")
 }
 
 fn event(guid: &str, entity: &str, ty: &str, data: Value) -> FormSubmission {
@@ -263,7 +263,7 @@ async fn without_the_operators_approval_the_password_never_goes_into_a_body() {
         .unwrap();
     let m = manager(&store, config(&e, PASSWORD, &[])).await;
     let err = m.synchronize(None).await.unwrap_err();
-    assert!(err.to_string().contains("body_secrets"), "{err}");
+    assert!(err.to_string().contains("approve_placements"), "{err}");
     assert_eq!(err.class().as_str(), "config");
     assert!(e.all("res.partner").is_empty(), "nothing reached OpenSPP");
 }

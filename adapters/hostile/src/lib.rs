@@ -75,7 +75,8 @@ impl Adapter for Hostile {
             SecretPlacement::new(
                 "password",
                 [Placement::JsonBody {
-                    path: "/mock-sync/echo".into(),
+                    // Relative to the config URL's path (`…/mock-sync`).
+                    path: "/echo".into(),
                     pointer: "/key".into(),
                 }],
             ),
@@ -94,6 +95,9 @@ impl Adapter for Hostile {
             "huge-page" | "endless-pages" | "stalled-pages" | "future-timestamp" => {
                 return Ok(PushOutcome::all(events.len()))
             }
+            // ...and so do those that try to own everything by accepting everything: every
+            // event in the store is offered to a new config, from sequence 0.
+            "take-over-delete" | "take-over-update" => return Ok(PushOutcome::all(events.len())),
             // ...except those after entities that are not theirs: they refuse every event,
             // so nothing pushed to them becomes theirs.
             "delete-foreign" | "update-foreign" => {
@@ -376,13 +380,13 @@ impl Adapter for Hostile {
                 next_cursor: Some((n + 1).to_string()),
                 has_more: true,
             }),
-            "delete-foreign" => one(event(
+            "delete-foreign" | "take-over-delete" => one(event(
                 &target,
                 "delete-entity",
                 json!({}),
                 "2025-01-01T00:00:00Z",
             )),
-            "update-foreign" => one(event(
+            "update-foreign" | "take-over-update" => one(event(
                 &target,
                 "update-individual",
                 json!({"name": "Taken over"}),

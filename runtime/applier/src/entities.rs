@@ -1,6 +1,6 @@
 //! The built-in DataCollect event types: individuals, groups and their members.
 
-use super::{ApplyError, ApplyOutcomeError, EntityTx, Origin, EXTERNAL_UPSERT};
+use super::{ApplyError, ApplyOutcomeError, EntityTx, LinkKind, Origin, EXTERNAL_UPSERT};
 use dcsync_contract::model::{AuditEntry, EntityDoc, EntityKind, EntityPair, FormSubmission};
 use serde_json::{json, Map, Value};
 
@@ -96,6 +96,12 @@ pub(super) fn apply_builtin(
                 .ok_or_else(|| reject("remove-member needs data.memberId"))?
                 .to_string();
             let mut doc = base.unwrap_or(group.modified.clone());
+            if !doc.member_ids.contains(&member_id) {
+                return Err(reject(format!(
+                    "{member_id} is not a member of group {}",
+                    event.entity_guid
+                )));
+            }
             doc.member_ids.retain(|m| m != &member_id);
             ctx.save(tx, Some(group), doc, json!({ "removedMember": member_id }))?;
             if let Some(member) = tx.entity(&member_id)? {
@@ -282,7 +288,7 @@ impl Ctx<'_> {
         };
         tx.put_entity(&pair)?;
         if let (Origin::Pulled(config), true) = (self.origin, created) {
-            tx.link(&pair.modified.guid, config)?;
+            tx.link(&pair.modified.guid, config, LinkKind::Created)?;
         }
         self.audit(tx, &pair.modified.guid, &self.event.event_type, changes)
     }
@@ -301,10 +307,21 @@ impl Ctx<'_> {
             return Ok(());
         };
         if let Origin::Pulled(config) = self.origin {
-            require_linked(tx, guid, config)?;
+            if require_linked(tx, guid, config)? != LinkKind::Created {
+                return Err(reject(format!(
+                    "entity {guid} was registered here and pushed to config {config}: its pulls may update it but not delete it; delete it here if that is meant"
+                )));
+            }
         }
         tx.delete_entity(guid)?;
-        self.audit(tx, guid, action, json!({ "deleted": guid }))?;
+        // The deleted document stays in the audit log: a deletion can be looked at, and
+        // undone by hand, later.
+        self.audit(
+            tx,
+            guid,
+            action,
+            json!({ "deleted": guid, "document": pair.modified }),
+        )?;
         for member in &pair.modified.member_ids {
             self.delete(tx, member, "cascade-delete-entity", depth + 1)?;
         }
@@ -331,14 +348,20 @@ impl Ctx<'_> {
 }
 
 /// A pulled event may change an existing entity only when it is linked to the config the
-/// event came from: created by that config's pulls, or pushed to that config.
+/// event came from: created by that config's pulls, or pushed to that config. A legacy
+/// entity becomes the config's at its first change.
 pub(super) fn require_linked(
     tx: &mut dyn EntityTx,
     guid: &str,
     config: &str,
-) -> Result<(), ApplyOutcomeError> {
-    if tx.linked(guid, config)? {
-        return Ok(());
+) -> Result<LinkKind, ApplyOutcomeError> {
+    match tx.linked(guid, config)? {
+        Some(LinkKind::Legacy) => {
+            tx.link(guid, config, LinkKind::Pushed)?;
+            return Ok(LinkKind::Pushed);
+        }
+        Some(kind) => return Ok(kind),
+        None => {}
     }
     Err(reject(format!(
         "entity {guid} is not linked to config {config}: a pulled event may change only entities this config created or that were pushed to it"

@@ -34,12 +34,45 @@ pub trait EntityTx {
     fn delete_entity(&mut self, guid: &str) -> Result<(), TxError>;
     /// Append an audit entry.
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), TxError>;
-    /// Whether the entity `guid` is linked to the config `config_id`: created by its
-    /// pulls, pushed to it, or (an entity from before dcsync) carrying an external id
-    /// and linked to no config yet.
-    fn linked(&mut self, guid: &str, config_id: &str) -> Result<bool, TxError>;
-    /// Link the entity `guid` to the config `config_id`.
-    fn link(&mut self, guid: &str, config_id: &str) -> Result<(), TxError>;
+    /// How the entity `guid` is linked to the config `config_id`, if it is: created by
+    /// its pulls, or pushed to it (an entity from before dcsync that carries an external id
+    /// and is linked to no config yet counts as pushed, see [`LinkKind::Legacy`]).
+    fn linked(&mut self, guid: &str, config_id: &str) -> Result<Option<LinkKind>, TxError>;
+    /// Link the entity `guid` to the config `config_id` (a link, once made, keeps its kind).
+    fn link(&mut self, guid: &str, config_id: &str, kind: LinkKind) -> Result<(), TxError>;
+}
+
+/// Why a config may change an entity with its pulls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// Its pulls created the entity: they may update and delete it.
+    Created,
+    /// Local events about it were delivered to the config: its pulls may update it, not
+    /// delete it (a deletion in the external system does not delete a household
+    /// registered here; it is quarantined for an operator to look at).
+    Pushed,
+    /// An entity from before dcsync with an external id and no link: the first config to
+    /// change it links it as [`LinkKind::Pushed`], and from then on it is that config's.
+    Legacy,
+}
+
+impl LinkKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Created => "created",
+            LinkKind::Pushed | LinkKind::Legacy => "pushed",
+        }
+    }
+
+    /// The kind stored as `s` (unknown names count as the weaker `pushed`).
+    pub fn from_stored(s: &str) -> Self {
+        if s == "created" {
+            LinkKind::Created
+        } else {
+            LinkKind::Pushed
+        }
+    }
 }
 
 /// Where an event comes from: recorded here, or pulled from an external config.

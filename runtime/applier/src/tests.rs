@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 struct MemTx {
     entities: BTreeMap<String, EntityPair>,
     audit: Vec<AuditEntry>,
-    links: std::collections::BTreeSet<(String, String)>,
+    links: BTreeMap<(String, String), LinkKind>,
 }
 
 impl EntityTx for MemTx {
@@ -29,13 +29,16 @@ impl EntityTx for MemTx {
         self.audit.push(entry.clone());
         Ok(())
     }
-    fn linked(&mut self, guid: &str, config_id: &str) -> Result<bool, TxError> {
+    fn linked(&mut self, guid: &str, config_id: &str) -> Result<Option<LinkKind>, TxError> {
         Ok(self
             .links
-            .contains(&(guid.to_string(), config_id.to_string())))
+            .get(&(guid.to_string(), config_id.to_string()))
+            .copied())
     }
-    fn link(&mut self, guid: &str, config_id: &str) -> Result<(), TxError> {
-        self.links.insert((guid.to_string(), config_id.to_string()));
+    fn link(&mut self, guid: &str, config_id: &str, kind: LinkKind) -> Result<(), TxError> {
+        self.links
+            .entry((guid.to_string(), config_id.to_string()))
+            .or_insert(kind);
         Ok(())
     }
 }
@@ -285,4 +288,117 @@ fn a_pulled_group_may_not_cascade_into_entities_it_does_not_own() {
     };
     let err = a.apply(&mut tx, &group, Origin::Pulled("c")).unwrap_err();
     assert!(err.to_string().contains("p1"), "{err}");
+}
+
+#[test]
+fn a_pull_may_update_a_pushed_entity_but_delete_only_what_it_created() {
+    let mut tx = MemTx::default();
+    let a = EventApplier::new();
+    let at = "2025-01-01T00:00:00Z";
+    a.apply(
+        &mut tx,
+        &event(
+            "l1",
+            "create-individual",
+            json!({"name": "Here"}),
+            at,
+            SyncLevel::Local,
+        ),
+        Origin::Local,
+    )
+    .unwrap();
+    tx.link("p1", "c", LinkKind::Pushed).unwrap();
+    let pulled = |guid: &str, ty: &str, data| {
+        event(guid, ty, data, "2025-02-01T00:00:00Z", SyncLevel::External)
+    };
+    a.apply(
+        &mut tx,
+        &pulled("e1", "update-individual", json!({"name": "There"})),
+        Origin::Pulled("c"),
+    )
+    .expect("pushed: updates come back");
+    let err = a
+        .apply(
+            &mut tx,
+            &pulled("e2", "delete-entity", json!({})),
+            Origin::Pulled("c"),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("may update it but not delete it"),
+        "{err}"
+    );
+    assert!(tx.entities.contains_key("p1"));
+    // Created by c's pull: c may delete it, and the audit keeps the document.
+    let created = FormSubmission {
+        entity_guid: "p2".into(),
+        ..pulled("e3", "create-individual", json!({"name": "From c"}))
+    };
+    a.apply(&mut tx, &created, Origin::Pulled("c")).unwrap();
+    let delete = FormSubmission {
+        entity_guid: "p2".into(),
+        ..pulled("e4", "delete-entity", json!({}))
+    };
+    a.apply(&mut tx, &delete, Origin::Pulled("c")).unwrap();
+    assert!(!tx.entities.contains_key("p2"));
+    let last = tx.audit.last().unwrap();
+    assert_eq!(last.changes["document"]["name"], "From c");
+}
+
+#[test]
+fn remove_member_names_a_member_or_changes_nothing() {
+    let mut tx = MemTx::default();
+    let a = EventApplier::new();
+    let at = "2025-01-01T00:00:00Z";
+    let group = |guid: &str, ty: &str, data| FormSubmission {
+        entity_guid: "g".into(),
+        ..event(guid, ty, data, at, SyncLevel::Local)
+    };
+    a.apply(
+        &mut tx,
+        &group(
+            "g1",
+            "create-group",
+            json!({"name": "G", "members": [{"guid": "m1"}]}),
+        ),
+        Origin::Local,
+    )
+    .unwrap();
+    a.apply(
+        &mut tx,
+        &FormSubmission {
+            entity_guid: "other".into(),
+            ..event(
+                "o1",
+                "create-group",
+                json!({"name": "Other"}),
+                at,
+                SyncLevel::Local,
+            )
+        },
+        Origin::Local,
+    )
+    .unwrap();
+    let err = a
+        .apply(
+            &mut tx,
+            &group("g2", "remove-member", json!({"memberId": "other"})),
+            Origin::Local,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("other is not a member of group g"),
+        "{err}"
+    );
+    assert!(
+        tx.entities.contains_key("other"),
+        "a non-member group is not deleted"
+    );
+    a.apply(
+        &mut tx,
+        &group("g3", "remove-member", json!({"memberId": "m1"})),
+        Origin::Local,
+    )
+    .unwrap();
+    assert!(tx.entities["g"].modified.member_ids.is_empty());
 }

@@ -112,6 +112,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Release a config the host held because an answer held one of its secret values.
+    Release {
+        /// The config.
+        #[arg(long)]
+        config: PathBuf,
+        /// The event store.
+        #[arg(long)]
+        store: PathBuf,
+    },
     /// Events refused by an external system or not applicable here.
     Quarantine {
         /// What to do with them.

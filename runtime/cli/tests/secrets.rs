@@ -141,20 +141,49 @@ fn no_secret_value_escapes_any_sync() {
             .arg(&events)
             .output()
             .unwrap();
-        outputs.push((
-            attack,
-            sync(&adapters, &config("hostile", Some(attack)), &store),
-        ));
+        let cfg = config("hostile", Some(attack));
+        outputs.push((attack, sync(&adapters, &cfg, &store)));
+        if attack == "echo-transforms" {
+            // The echo held the config: an operator releases it before the next attack.
+            let status = Command::new(env!("CARGO_BIN_EXE_dcsync"))
+                .args(["status", "--config"])
+                .arg(&cfg)
+                .arg("--store")
+                .arg(&store)
+                .output()
+                .unwrap();
+            let status = String::from_utf8_lossy(&status.stdout).into_owned();
+            assert!(status.contains("HELD"), "{status}");
+            let release = Command::new(env!("CARGO_BIN_EXE_dcsync"))
+                .args(["release", "--config"])
+                .arg(&cfg)
+                .arg("--store")
+                .arg(&store)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&release.stdout).into_owned();
+            assert!(
+                release.status.success() && said.contains("released config"),
+                "{said}"
+            );
+            outputs.push((
+                "status",
+                Run {
+                    stdout: status,
+                    stderr: String::new(),
+                },
+            ));
+        }
     }
     let echoed = &outputs[4].1.stderr;
     assert!(
-        echoed.contains("echo results:") && echoed.contains("the answer holds a secret value"),
-        "the echo attack ran and was refused: {echoed}"
+        echoed.contains("held a secret value of this config"),
+        "the echo attack ran and was stopped: {echoed}"
     );
     assert!(
-        outputs[5].1.stderr.contains("{{secret:apiKey:"),
+        outputs[6].1.stderr.contains("{{secret:apiKey:"),
         "the adapter saw references: {}",
-        outputs[5].1.stderr
+        outputs[6].1.stderr
     );
     assert!(
         outputs.iter().any(|(_, r)| r.stderr.contains("TRACE")),

@@ -214,7 +214,7 @@ fn check_says_where_secrets_may_go_and_warns_about_short_ones_and_unapproved_bod
     );
     assert!(!stdout.contains("secret `password` is"), "{stdout}");
     assert!(
-        stdout.contains("[body_secrets]\n  hostile = true"),
+        stdout.contains("[approve_placements]\n  hostile = true"),
         "{stdout}"
     );
     assert!(
@@ -224,7 +224,7 @@ fn check_says_where_secrets_may_go_and_warns_about_short_ones_and_unapproved_bod
 
     let settings = write(
         &dir.path().join("s.toml"),
-        "[body_secrets]\nhostile = true\n",
+        "[approve_placements]\nhostile = true\n",
     );
     let approved = dcsync()
         .arg("--adapters")
@@ -235,5 +235,5 @@ fn check_says_where_secrets_may_go_and_warns_about_short_ones_and_unapproved_bod
         .arg(&config)
         .output()
         .unwrap();
-    assert!(!String::from_utf8_lossy(&approved.stdout).contains("[body_secrets]"));
+    assert!(!String::from_utf8_lossy(&approved.stdout).contains("[approve_placements]"));
 }

@@ -78,15 +78,25 @@ impl ExtraField {
     }
 }
 
-/// Whether a field name looks like it holds a secret (case-insensitive): password,
-/// apiKey, token, secret, key, credential, and what carries credentials in a header —
-/// authorization, cookie, bearer, session (so `header.Authorization` is secret by its
-/// name) — or a `pin`. Adapters declare more through `describe()`.
+/// Whether a field name looks like it holds a secret (case-insensitive), so that an
+/// adapter need not declare it for it to be one:
+/// - every `header.*` field (a header an operator adds is there to authenticate);
+/// - names containing password, passwd, passphrase, secret, token, key, credential,
+///   authorization, cookie, bearer, session, signature or private;
+/// - names with a word (split at camelCase, `.`, `_`, `-`) that is pass, pwd, auth, otp,
+///   sig, pin or pat: `apiAuth`, `db_pwd`, `pin`, `user.otp` (not `footprint`).
+///
+/// Adapters declare more through `describe()`; once a name was secret for a config it
+/// stays secret (the store remembers it), whatever a later adapter version declares.
 pub fn looks_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    [
+    if n.starts_with("header.") {
+        return true;
+    }
+    const PARTS: [&str; 13] = [
         "password",
         "passwd",
+        "passphrase",
         "secret",
         "token",
         "key",
@@ -95,11 +105,33 @@ pub fn looks_secret(name: &str) -> bool {
         "cookie",
         "bearer",
         "session",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
-        || n == "pin"
-        || n.ends_with(".pin")
+        "signature",
+        "private",
+    ];
+    const WORDS: [&str; 7] = ["pass", "pwd", "auth", "otp", "sig", "pin", "pat"];
+    PARTS.iter().any(|w| n.contains(w)) || words(name).any(|w| WORDS.contains(&w.as_str()))
+}
+
+/// The words of a field name: split at `.`, `_`, `-`, spaces and lower-to-upper case
+/// changes, lower-cased.
+fn words(name: &str) -> impl Iterator<Item = String> + '_ {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if matches!(c, '.' | '_' | '-' | ' ') {
+            out.push(std::mem::take(&mut word));
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower {
+            out.push(std::mem::take(&mut word));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        word.extend(c.to_lowercase());
+    }
+    out.push(word);
+    out.into_iter().filter(|w| !w.is_empty())
 }
 
 /// An external sync config.

@@ -56,6 +56,9 @@ text_enum! {
         Busy => "busy",
         /// The run was stopped by a signal at a safe point.
         Interrupted => "interrupted",
+        /// The host stopped the run to protect a secret (an answer held one); the config
+        /// is held until the operator releases it.
+        Security => "security",
     }
 }
 

@@ -61,7 +61,14 @@ impl PulledPage {
                     reason,
                     record: String::new(),
                 }),
-                (Err(r), _) => page.refused.push(r),
+                (Err(r), None) => page.refused.push(r),
+                // Refused for another reason, and it holds a secret too: its raw text is
+                // not kept.
+                (Err(r), Some(reason)) => page.refused.push(RefusedRecord {
+                    reason: format!("{}; {reason}", r.reason),
+                    record: String::new(),
+                    ..r
+                }),
             }
         }
         page

@@ -56,13 +56,15 @@ impl From<&FormSubmission> for types::FormSubmission {
 
 impl From<types::FormSubmission> for AdapterEvent {
     fn from(e: types::FormSubmission) -> Self {
+        // Identifiers end up in quarantine listings and error texts on an operator's
+        // terminal: no escape sequence survives them. (`data` is JSON, escaped when shown.)
         AdapterEvent {
-            guid: e.guid,
-            entity_guid: e.entity_guid,
-            event_type: e.type_,
+            guid: neutralise(&e.guid),
+            entity_guid: neutralise(&e.entity_guid),
+            event_type: neutralise(&e.type_),
             data: e.data,
-            timestamp: e.timestamp,
-            user_id: e.user_id,
+            timestamp: neutralise(&e.timestamp),
+            user_id: neutralise(&e.user_id),
         }
     }
 }
@@ -177,14 +179,16 @@ impl From<types::SyncReport> for CustomSyncReport {
 impl From<manifest::Placement> for Placement {
     fn from(p: manifest::Placement) -> Self {
         match p {
+            // Shown by `dcsync check` and `dcsync adapters`: no escape sequence may hide
+            // the approval warning printed after them.
             manifest::Placement::Header(name) => Placement::Header {
-                name: name.to_ascii_lowercase(),
+                name: neutralise(&name.to_ascii_lowercase()),
             },
             manifest::Placement::BasicAuth => Placement::BasicAuth,
             manifest::Placement::Bearer => Placement::Bearer,
             manifest::Placement::JsonBody(b) => Placement::JsonBody {
-                path: b.path,
-                pointer: b.pointer,
+                path: neutralise(&b.path),
+                pointer: neutralise(&b.pointer),
             },
         }
     }

@@ -164,3 +164,44 @@ fn secrets_are_redacted_in_debug_and_display() {
         "non-secret fields stay visible"
     );
 }
+
+#[test]
+fn names_that_carry_credentials_are_secret_without_a_declaration() {
+    use dcsync_contract::config::looks_secret;
+    for name in [
+        "password",
+        "pass",
+        "db_pwd",
+        "passphrase",
+        "apiAuth",
+        "auth",
+        "user.otp",
+        "requestSignature",
+        "hmac_sig",
+        "privateKey",
+        "pin",
+        "userPin",
+        "github-pat",
+        "header.X-Request-Id",
+        "header.Api-Auth",
+        "clientSecret",
+        "collectionsToken",
+        "sessionId",
+    ] {
+        assert!(looks_secret(name), "{name} is secret");
+    }
+    for name in [
+        "batchSize",
+        "retryAttempts",
+        "workflowId",
+        "database",
+        "syncInterval",
+        "timeout",
+        "footprint",
+        "spinner",
+        "passenger",
+        "url",
+    ] {
+        assert!(!looks_secret(name), "{name} is not secret");
+    }
+}

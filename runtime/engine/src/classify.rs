@@ -12,6 +12,11 @@ pub(crate) fn classify(e: wasmtime::Error, recorded: Option<Limit>, setup: bool)
     if let Some(b) = e.chain().find_map(|c| c.downcast_ref::<LimitBreach>()) {
         return CallError::Limit(b.0);
     }
+    if e.chain()
+        .any(|c| c.downcast_ref::<dcsync_host::SecretEchoed>().is_some())
+    {
+        return CallError::SecretEchoed;
+    }
     if let Some(limit) = recorded {
         return CallError::Limit(limit);
     }

@@ -83,6 +83,9 @@ pub enum CallError {
     /// The host could not set up the call (instance pool exhausted…).
     #[error("cannot run adapter: {0}")]
     Setup(String),
+    /// An answer held a secret value: the host stopped the call.
+    #[error("an answer held a secret value of this config; the host stopped the call")]
+    SecretEchoed,
 }
 
 fn adapter_error_text(e: &AdapterError) -> String {

@@ -6,6 +6,12 @@ use dcsync_contract::wit::event_applier::{ApplyReport, Host};
 use dcsync_contract::wit::types::FormSubmission;
 use dcsync_store::blocking;
 
+/// Records one `apply-pulled` call may store: what the host's own loop takes per page at
+/// most (a page of the largest `batchSize`).
+pub const MAX_APPLY_RECORDS: usize = 10_000;
+/// Bytes of record text one call may store (the default cap on what an export returns).
+pub const MAX_APPLY_BYTES: usize = 64 << 20;
+
 impl Host for HostState {
     async fn apply_pulled(
         &mut self,
@@ -18,6 +24,24 @@ impl Host for HostState {
                 "apply-pulled is only available during a custom-sync run".into(),
             ));
         };
+        let bytes: usize = events
+            .iter()
+            .map(|e| e.data.len() + e.guid.len() + e.entity_guid.len() + e.type_.len())
+            .sum();
+        if events.len() > MAX_APPLY_RECORDS || bytes > MAX_APPLY_BYTES {
+            return Ok(Err(format!(
+                "apply-pulled takes at most {MAX_APPLY_RECORDS} records and {MAX_APPLY_BYTES} bytes per call; got {} records, {bytes} bytes: send smaller pages",
+                events.len()
+            )));
+        }
+        if next_cursor
+            .as_deref()
+            .is_some_and(|c| self.call.secrets.found_in(c.as_bytes()))
+        {
+            return Ok(Err(
+                "the next cursor holds a secret value of this config; not stored".into(),
+            ));
+        }
         let config = self.call.config_id.clone();
         let secrets = self.call.secrets.clone();
         let page = dcsync_contract::pulled::PulledPage::accept(

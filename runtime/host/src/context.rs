@@ -51,6 +51,11 @@ pub struct CallContext {
     /// A request the adapter built was over the request size cap: a batch too large to
     /// send, which the push loop splits.
     pub request_too_large: bool,
+    /// A secret was filled into a request of this call.
+    pub secret_sent: bool,
+    /// An answer held a secret value: the call was stopped and the config must be held
+    /// until the operator looks (see SECURITY.md).
+    pub secret_echoed: bool,
 }
 
 impl CallContext {
@@ -79,6 +84,8 @@ impl CallContext {
             denials: Vec::new(),
             http_time: Duration::ZERO,
             request_too_large: false,
+            secret_sent: false,
+            secret_echoed: false,
         }
     }
 

@@ -106,6 +106,8 @@ pub struct HttpPolicy {
     pub(crate) timeout: Duration,
     pub(crate) max_request: usize,
     pub(crate) max_response: usize,
+    /// The config URL's path (declared body paths are relative to it).
+    pub(crate) base_path: String,
 }
 
 /// One origin a config's requests may reach, with its own address rule.
@@ -163,6 +165,7 @@ impl HttpPolicy {
             timeout: Duration::from_secs(1),
             max_request: limits.max_request_bytes,
             max_response: limits.max_response_bytes,
+            base_path: String::new(),
         }
     }
 
@@ -193,6 +196,19 @@ impl HttpPolicy {
             timeout,
             max_request: limits.max_request_bytes,
             max_response: limits.max_response_bytes,
+            base_path: url::Url::parse(config_url)
+                .map(|u| u.path().to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The path of `url` relative to the config URL's path (`https://h/odoo` +
+    /// `/odoo/jsonrpc` → `/jsonrpc`); the whole path when it is not under it.
+    pub(crate) fn relative_path(&self, url: &url::Url) -> String {
+        let base = self.base_path.trim_end_matches('/');
+        match url.path().strip_prefix(base) {
+            Some(rest) if !base.is_empty() && rest.starts_with('/') => rest.to_string(),
+            _ => url.path().to_string(),
         }
     }
 
@@ -271,13 +287,18 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
         || o[0] >= 240 // reserved (class E)
         || (o[0] == 100 && (o[1] & 0xc0) == 64) // CGNAT 100.64/10
         || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments 192.0.0/24
-        || (o[0] == 198 && (o[1] & 0xfe) == 18)) // benchmarking 198.18/15
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18/15
+        || o == [168, 63, 129, 16]) // Azure's host endpoint (wire server), a metadata service
 }
 
 fn is_public_v6(v6: Ipv6Addr) -> bool {
     let s = v6.segments();
     if let Some(v4) = v6.to_ipv4_mapped() {
         return is_public_v4(v4);
+    }
+    // SIIT IPv4-translated ::ffff:0:a.b.c.d (RFC 2765), translated like the mapped form.
+    if s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0 {
+        return is_public_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
     }
     // IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks).
     if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
@@ -373,6 +394,7 @@ mod tests {
             "203.0.113.1",
             "192.0.0.8",
             "198.18.0.1",
+            "168.63.129.16",
         ] {
             assert!(!public(ip), "{ip} must not count as public");
         }
@@ -401,6 +423,8 @@ mod tests {
             "::ffff:10.0.0.1",
             "::127.0.0.1",
             "::10.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:169.254.169.254",
             "64:ff9b::7f00:1",
             "64:ff9b::a00:1",
             "64:ff9b:1::1",
@@ -415,6 +439,7 @@ mod tests {
         for ip in [
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "::ffff:0:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
         ] {

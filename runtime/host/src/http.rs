@@ -58,6 +58,10 @@ struct Filler<'a> {
     filled: bool,
 }
 
+/// A body holding a secret may be at most this large: it is parsed to find the
+/// secret's place, and the host's own work must stay bounded.
+const MAX_BODY_WITH_SECRET: usize = 1 << 20;
+
 impl Filler<'_> {
     /// `text` with its references filled where `slot` allows; a handed-out reference that
     /// may not go there is an error; anything else that looks like a reference is text.
@@ -66,7 +70,7 @@ impl Filler<'_> {
         if refs.is_empty() {
             return Ok(text.to_string());
         }
-        let legacy = self.policy.manifest.is_none() && !matches!(slot, Slot::JsonBody { .. });
+        let legacy = self.policy.manifest.is_none();
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         for r in refs {
@@ -75,7 +79,7 @@ impl Filler<'_> {
             let value = match self.secrets.value(&r.name) {
                 Some(v) if r.handed_out || legacy => v,
                 None if r.handed_out => {
-                    return Err(invalid(format!("unknown secret reference `{}`", r.name)))
+                    return Err(invalid("a secret reference names no secret of this run"))
                 }
                 // Not a reference this run handed out: text (event data, most likely).
                 _ => {
@@ -99,48 +103,41 @@ impl Filler<'_> {
         Ok(out)
     }
 
-    /// A body: references only as whole JSON strings at declared pointers.
-    fn fill_body(&mut self, body: Vec<u8>, path: &str) -> Result<Vec<u8>, HttpError> {
+    /// A body: a handed-out reference only as a whole JSON string, written plainly, at a
+    /// declared pointer of a declared path; every other occurrence refuses the request.
+    /// The secret replaces exactly that string's bytes: what was checked is what is sent.
+    /// Returns the body to send and whether a secret was filled into it.
+    fn fill_body(&mut self, body: Vec<u8>, path: &str) -> Result<(Vec<u8>, bool), HttpError> {
         let Ok(text) = std::str::from_utf8(&body) else {
-            return Ok(body);
+            return Ok((body, false)); // no reference can be filled in it: sent as it is
         };
         let refs: Vec<_> = find_references(text, self.secrets.token())
             .into_iter()
             .filter(|r| r.handed_out)
             .collect();
         if refs.is_empty() {
-            return Ok(body);
+            return Ok((body, false));
         }
-        let json: serde_json::Value = serde_json::from_str(text).map_err(|_| {
-            invalid("a secret reference may go into a body only as a string of a JSON body")
-        })?;
-        let mut located = Vec::new();
-        json_strings(&json, &mut String::new(), &mut located);
-        let mut out = text.to_string();
-        for r in refs {
-            let reference = &text[r.span.clone()];
+        if body.len() > MAX_BODY_WITH_SECRET {
+            return Err(invalid(format!(
+                "a request body holding a secret may be at most {MAX_BODY_WITH_SECRET} bytes"
+            )));
+        }
+        let mut spans = Vec::with_capacity(refs.len());
+        for r in &refs {
             let value = self
                 .secrets
                 .value(&r.name)
-                .ok_or_else(|| invalid(format!("unknown secret reference `{}`", r.name)))?;
-            // Exactly one whole JSON string equal to the reference, written plainly: a
-            // reference inside a longer string, an object key or an escaped form is not a
-            // placement.
-            let pointers: Vec<&String> = located
-                .iter()
-                .filter(|(_, s)| s == reference)
-                .map(|(p, _)| p)
-                .collect();
-            let quoted = format!("\"{reference}\"");
-            if pointers.len() != 1 || out.matches(&quoted).count() != 1 {
-                return Err(invalid(format!(
-                    "secret `{}` may go into a body only once, as a whole JSON string at its declared pointer",
+                .ok_or_else(|| invalid("a secret reference names no secret of this run"))?;
+            let pointer = crate::json_body::pointer_of(text, r.span.clone()).ok_or_else(|| {
+                invalid(format!(
+                    "secret `{}` may go into a body only as a whole JSON string, written plainly, in an object with no repeated keys",
                     r.name
-                )));
-            }
+                ))
+            })?;
             let slot = Slot::JsonBody {
                 path,
-                pointer: pointers[0],
+                pointer: &pointer,
             };
             self.policy
                 .check(
@@ -153,35 +150,19 @@ impl Filler<'_> {
                 .map_err(|e| invalid(e.to_string()))?;
             let encoded =
                 serde_json::to_string(value).map_err(|_| invalid("cannot encode a secret"))?;
-            out = out.replacen(&quoted, &encoded, 1);
-            self.filled = true;
+            // The span includes the string's quotes.
+            spans.push((r.span.start - 1..r.span.end + 1, encoded));
         }
-        Ok(out.into_bytes())
-    }
-}
-
-/// Every string value of `v` with its JSON pointer.
-fn json_strings(v: &serde_json::Value, pointer: &mut String, out: &mut Vec<(String, String)>) {
-    match v {
-        serde_json::Value::String(s) => out.push((pointer.clone(), s.clone())),
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let len = pointer.len();
-                pointer.push_str(&format!("/{i}"));
-                json_strings(item, pointer, out);
-                pointer.truncate(len);
-            }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (span, encoded) in spans {
+            out.push_str(&text[at..span.start]);
+            out.push_str(&encoded);
+            at = span.end;
         }
-        serde_json::Value::Object(map) => {
-            for (k, item) in map {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                json_strings(item, pointer, out);
-                pointer.truncate(len);
-            }
-        }
-        _ => {}
+        out.push_str(&text[at..]);
+        self.filled = true;
+        Ok((out.into_bytes(), true))
     }
 }
 
@@ -207,6 +188,16 @@ impl HostState {
                 policy.max_request
             )));
         }
+        if req.basic_auth.is_some()
+            && req
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        {
+            return Err(invalid(
+                "a request may carry basic auth or an authorization header, not both",
+            ));
+        }
         let mut filler = Filler {
             secrets: &self.call.secrets,
             policy: &self.call.secret_policy,
@@ -214,16 +205,21 @@ impl HostState {
             filled: false,
         };
         let mut builder = dest.client.request(method(req.method), url.clone());
+        let mut content_type = None;
         for (name, value) in &req.headers {
             let lower = name.to_ascii_lowercase();
             if host_owned(&lower) {
                 return Err(invalid(format!("the `{lower}` header is set by the host")));
             }
+            if lower == "content-type" {
+                content_type = Some(value.clone());
+                continue;
+            }
+            // Bearer: the whole value is `Bearer ` and one reference, nothing around it.
             let bearer = lower == "authorization"
                 && value.strip_prefix("Bearer ").is_some_and(|rest| {
-                    rest.starts_with("{{secret:")
-                        && rest.ends_with("}}")
-                        && rest.matches("{{").count() == 1
+                    let refs = find_references(rest, self.call.secrets.token());
+                    refs.len() == 1 && refs[0].span == (0..rest.len())
                 });
             let filled = filler.fill(
                 value,
@@ -239,13 +235,34 @@ impl HostState {
             builder = builder.header(name, value);
         }
         if let Some(BasicAuth { username, password }) = &req.basic_auth {
-            let user = filler.fill(username, Slot::BasicAuth)?;
-            let pass = filler.fill(password, Slot::BasicAuth)?;
+            let user = filler.fill(username, Slot::BasicAuthUser)?;
+            let pass = filler.fill(password, Slot::BasicAuthPassword)?;
             builder = builder.basic_auth(user, Some(pass));
         }
         if let Some(body) = req.body {
-            builder = builder.body(filler.fill_body(body, url.path())?);
+            let path = policy.relative_path(&url);
+            let (body, holds_secret) = filler.fill_body(body, &path)?;
+            if holds_secret {
+                // A body that holds a secret is JSON, and says so: a server must not read
+                // it as a form whose fields it would store.
+                if content_type
+                    .as_deref()
+                    .is_some_and(|c| !c.to_ascii_lowercase().starts_with("application/json"))
+                {
+                    return Err(invalid(
+                        "a request body holding a secret must be sent as application/json",
+                    ));
+                }
+                content_type = Some("application/json".into());
+            }
+            builder = builder.body(body);
         }
+        if let Some(ct) = content_type {
+            let value = reqwest::header::HeaderValue::from_str(&ct)
+                .map_err(|_| invalid("a header value is not valid"))?;
+            builder = builder.header(reqwest::header::CONTENT_TYPE, value);
+        }
+        self.call.secret_sent |= filler.filled;
         let timeout = req
             .timeout_ms
             .map(|ms| Duration::from_millis(ms.into()).min(policy.timeout))
@@ -281,19 +298,51 @@ fn failure(e: &reqwest::Error) -> HttpError {
     HttpError::Connection(what.into())
 }
 
+/// The call's answer held a secret value: the host stops the call (a trap the adapter
+/// cannot catch), so it learns nothing more in it, and the config is held until the
+/// operator looks (see SECURITY.md: an answer holding a secret is either a system echoing
+/// credentials or an adapter probing for them).
+#[derive(Debug, thiserror::Error)]
+#[error("an answer held a secret value of this config; the call was stopped")]
+pub struct SecretEchoed;
+
+/// Why an exchange gave no answer.
+enum Failed {
+    /// What the adapter is told.
+    Http(HttpError),
+    /// The answer held a secret.
+    SecretEchoed,
+}
+
+impl From<HttpError> for Failed {
+    fn from(e: HttpError) -> Self {
+        Failed::Http(e)
+    }
+}
+
+/// Answers larger than this are decoded and scanned off the async threads.
+const INLINE_WORK: usize = 256 << 10;
+
 /// Send and read the answer: capped, decoded, and refused whole if it holds a secret.
 async fn exchange(
     builder: reqwest::RequestBuilder,
     secrets: &Secrets,
     cap: usize,
-) -> Result<Response, HttpError> {
+) -> Result<Response, Failed> {
     let mut resp = builder.send().await.map_err(|e| failure(&e))?;
     let status = resp.status().as_u16();
-    let encoding = resp
+    let encodings: Vec<String> = resp
         .headers()
-        .get(reqwest::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase());
+        .get_all(reqwest::header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .map(|e| e.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .filter(|e| !e.is_empty() && e != "identity")
+        .collect();
     let headers: Vec<(String, String)> = resp
         .headers()
         .iter()
@@ -307,38 +356,70 @@ async fn exchange(
             )
         })
         .collect();
-    let too_large = || HttpError::TooLarge(format!("response body is over the {cap}-byte cap"));
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| failure(&e))? {
         if body.len() + chunk.len() > cap {
-            return Err(too_large());
+            return Err(
+                HttpError::TooLarge(format!("response body is over the {cap}-byte cap")).into(),
+            );
         }
         body.extend_from_slice(&chunk);
     }
-    let body = match encoding.as_deref() {
-        None | Some("identity") | Some("") => body,
-        Some("gzip") | Some("x-gzip") => decode(flate2::read::GzDecoder::new(&body[..]), cap)?,
-        Some("deflate") => decode(flate2::read::ZlibDecoder::new(&body[..]), cap)?,
-        Some(_) => {
-            return Err(HttpError::Denied(
-                "the answer uses a content encoding the host does not decode".into(),
-            ))
-        }
+    let large = body.len() > INLINE_WORK;
+    let secrets = secrets.clone();
+    let work = move || inspect(body, headers, &encodings, &secrets, cap);
+    let (body, headers) = if large {
+        tokio::task::spawn_blocking(work).await.map_err(|_| {
+            Failed::Http(HttpError::Connection("the answer could not be read".into()))
+        })??
+    } else {
+        work()?
     };
-    let carries_secret = secrets.found_in(&body)
-        || headers
-            .iter()
-            .any(|(k, v)| secrets.found_in(k.as_bytes()) || secrets.found_in(v.as_bytes()));
-    if carries_secret {
-        return Err(HttpError::Denied(
-            "the answer holds a secret value of this config and was refused whole (the external system echoes credentials; see SECURITY.md)".into(),
-        ));
-    }
     Ok(Response {
         status,
         headers,
         body,
     })
+}
+
+/// Response headers, as the adapter is given them.
+type Headers = Vec<(String, String)>;
+
+/// Decode the answer and look for secrets in it: the bytes and headers the adapter may
+/// be given, or why not.
+fn inspect(
+    body: Vec<u8>,
+    headers: Headers,
+    encodings: &[String],
+    secrets: &Secrets,
+    cap: usize,
+) -> Result<(Vec<u8>, Headers), Failed> {
+    let body = match encodings {
+        [] => body,
+        [one] if one == "gzip" || one == "x-gzip" => {
+            decode(flate2::read::GzDecoder::new(&body[..]), cap)?
+        }
+        [one] if one == "deflate" => decode(flate2::read::ZlibDecoder::new(&body[..]), cap)?,
+        _ => {
+            return Err(HttpError::Denied(
+                "the answer uses a content encoding the host does not decode".into(),
+            )
+            .into())
+        }
+    };
+    // A compressed body sent without saying so is looked into as well.
+    let hidden = body
+        .starts_with(&[0x1f, 0x8b])
+        .then(|| decode(flate2::read::GzDecoder::new(&body[..]), cap).unwrap_or_default());
+    let holds = secrets.found_in(&body)
+        || hidden.as_deref().is_some_and(|h| secrets.found_in(h))
+        || headers
+            .iter()
+            .any(|(k, v)| secrets.found_in(k.as_bytes()) || secrets.found_in(v.as_bytes()));
+    if holds {
+        return Err(Failed::SecretEchoed);
+    }
+    Ok((body, headers))
 }
 
 /// Inflate a compressed answer, capped.
@@ -363,20 +444,29 @@ impl Host for HostState {
         let started = std::time::Instant::now();
         let result = match self.prepare(req) {
             Ok(builder) => exchange(builder, &self.call.secrets, self.call.http.max_response).await,
-            Err(e) => Err(e),
+            Err(e) => Err(Failed::Http(e)),
         };
         self.call.http_time += started.elapsed();
-        match &result {
+        match result {
             Ok(r) => {
-                tracing::debug!(target: "adapter.http", ?method, status = r.status, "adapter request")
+                tracing::debug!(target: "adapter.http", ?method, status = r.status, "adapter request");
+                Ok(Ok(r))
             }
-            Err(e) => {
+            Err(Failed::SecretEchoed) => {
+                tracing::warn!(target: "adapter.http", ?method, config = %self.call.config_id, "an answer held a secret value; call stopped");
+                self.call.secret_echoed = true;
+                self.call.denials.push(
+                    "an answer held a secret value of this config; the call was stopped".into(),
+                );
+                Err(SecretEchoed.into())
+            }
+            Err(Failed::Http(e)) => {
                 tracing::debug!(target: "adapter.http", ?method, error = ?e, "adapter request failed");
                 if matches!(e, HttpError::Denied(_) | HttpError::InvalidRequest(_)) {
                     self.call.denials.push(format!("{e:?}"));
                 }
+                Ok(Err(e))
             }
         }
-        Ok(result)
     }
 }

@@ -10,7 +10,8 @@
 mod applier;
 mod context;
 pub mod egress;
-mod http;
+pub mod http;
+mod json_body;
 pub mod limiter;
 mod log;
 pub mod run_state;
@@ -19,6 +20,7 @@ mod store;
 
 pub use context::{CallContext, StoreAccess};
 pub use egress::{HttpClients, HttpPolicy, Lookup};
+pub use http::SecretEchoed;
 pub use limiter::CallLimiter;
 pub use secrets::Secrets;
 

@@ -2,6 +2,7 @@
 //! the same invariants as the host's own loop (cursor moves only past confirmed events).
 
 use crate::HostState;
+use dcsync_contract::text::neutralise;
 use dcsync_contract::wit::event_store::Host;
 use dcsync_contract::wit::types::{FormSubmission, Rejection};
 use dcsync_store::{blocking, Rejection as StoreRejection};
@@ -55,8 +56,8 @@ impl Host for HostState {
         let rejected: Vec<StoreRejection> = rejected
             .into_iter()
             .map(|r| StoreRejection {
-                guid: r.guid,
-                reason: self.call.secrets.scrub(&r.reason),
+                guid: neutralise(&r.guid),
+                reason: neutralise(&self.call.secrets.scrub(&r.reason)),
             })
             .collect();
         let config = self.call.config_id.clone();
@@ -67,7 +68,9 @@ impl Host for HostState {
         {
             Ok(()) => {
                 if let Some(r) = remote_ref {
-                    self.call.remote_refs.push(self.call.secrets.scrub(&r));
+                    self.call
+                        .remote_refs
+                        .push(neutralise(&self.call.secrets.scrub(&r)));
                 }
                 Ok(Ok(()))
             }

@@ -269,6 +269,24 @@ pub trait EventStore: Send + Sync + 'static {
     /// re-queued or applied; those that still fail stay quarantined.
     fn retry_quarantined(&self, ids: &[i64], applier: &EventApplier) -> Result<u64, StoreError>;
 
+    /// Remember that these extra fields of a config are secret, and answer every name
+    /// ever remembered for it: once secret, a field stays secret, whatever a later
+    /// adapter version declares. An empty `names` only reads.
+    fn remember_secret_names(
+        &self,
+        config_id: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Hold a config: no run starts until an operator releases it.
+    fn hold_config(&self, config_id: &str, reason: &str) -> Result<(), StoreError>;
+
+    /// The hold on a config, if any: `(since, reason)`.
+    fn hold(&self, config_id: &str) -> Result<Option<(String, String)>, StoreError>;
+
+    /// Release a held config; whether it was held.
+    fn release_config(&self, config_id: &str) -> Result<bool, StoreError>;
+
     /// Take the single-flight lock of a config, across threads and processes; fails with
     /// [`StoreError::AlreadyRunning`] when held, unless `wait`.
     fn lock_config(&self, config_id: &str, wait: bool) -> Result<SyncLease, StoreError>;

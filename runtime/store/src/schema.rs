@@ -89,6 +89,21 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ALTER TABLE quarantine ADD COLUMN record TEXT;
     "#,
+    // 3: configs held by the host until an operator releases them; what a link allows
+    // (`created`: update and delete, `pushed`: update; older links count as `pushed`).
+    r#"
+    CREATE TABLE holds (
+        config_id TEXT PRIMARY KEY,
+        reason    TEXT NOT NULL,
+        since     TEXT NOT NULL
+    );
+    ALTER TABLE entity_links ADD COLUMN kind TEXT NOT NULL DEFAULT 'pushed';
+    CREATE TABLE secret_names (
+        config_id TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        PRIMARY KEY (config_id, name)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -54,7 +54,7 @@ pub mod status;
 pub mod watch;
 
 pub use dcsync_applier as applier;
-pub use dcsync_contract::{adapter, config, limits, model, outcome};
+pub use dcsync_contract::{adapter, config, limits, model, outcome, text};
 pub use dcsync_engine as engine;
 pub use dcsync_host as host;
 pub use dcsync_store as store;

@@ -122,7 +122,7 @@ impl SyncService {
             .with_http_clients(self.clients.clone())
             .allow_origins(self.settings.allowed_origins(&ty))
             .secret_rules(
-                self.settings.body_secrets_approved(&ty),
+                self.settings.placements_approved(&ty),
                 self.settings.secret_origins(&ty),
             )
             .with_interrupt(self.interrupt.clone())

@@ -26,7 +26,8 @@
 //! [pins]             # sha256 of the only component accepted for a type
 //! mock-sync-server = "9f2c…"
 //!
-//! [body_secrets]     # types whose declared JSON-body secret placements are approved
+//! [approve_placements]   # types whose secret placements that need approval are approved
+//!                        # (a JSON body, a header other than the usual credential ones)
 //! openspp-adapter = true
 //!
 //! [secret_origins.openfn-adapter]   # a secret may also go to these allowed origins
@@ -69,7 +70,7 @@ pub struct RuntimeSettings {
     pub pins: BTreeMap<String, String>,
     /// Adapter types whose declared JSON-body secret placements the operator approves.
     #[serde(default)]
-    pub body_secrets: BTreeMap<String, bool>,
+    pub approve_placements: BTreeMap<String, bool>,
     /// Per adapter type, per secret: extra origins (among `allow`) it may be sent to.
     #[serde(default)]
     pub secret_origins: BTreeMap<String, BTreeMap<String, Vec<String>>>,
@@ -199,8 +200,8 @@ impl RuntimeSettings {
     }
 
     /// Whether the operator approves JSON-body secret placements for `adapter_type`.
-    pub fn body_secrets_approved(&self, adapter_type: &str) -> bool {
-        self.body_secrets
+    pub fn placements_approved(&self, adapter_type: &str) -> bool {
+        self.approve_placements
             .get(adapter_type)
             .copied()
             .unwrap_or(false)

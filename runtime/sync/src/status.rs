@@ -21,6 +21,18 @@ pub struct ConfigStatus {
     pub quarantined: usize,
     /// The newest run.
     pub last_run: Option<RunRecord>,
+    /// Set while the host holds the config (an answer held a secret value); no run starts
+    /// until an operator releases it.
+    pub held: Option<Hold>,
+}
+
+/// Why and since when a config is held.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hold {
+    /// When the host held it (RFC 3339).
+    pub since: String,
+    /// What happened.
+    pub reason: String,
 }
 
 /// The sync state of `config_id` in `store`.
@@ -33,6 +45,9 @@ pub fn config_status(store: &dyn EventStore, config_id: &str) -> Result<ConfigSt
         pending: store.pending_count(config_id)?,
         quarantined: store.quarantine(Some(config_id))?.len(),
         last_run: store.runs(Some(config_id), 1)?.into_iter().next(),
+        held: store
+            .hold(config_id)?
+            .map(|(since, reason)| Hold { since, reason }),
     })
 }
 

@@ -5,6 +5,7 @@
 use crate::context::read_config;
 use crate::Ctx;
 use anyhow::{bail, Result};
+use datacollect_sync::host::secrets::placement::needs_approval;
 use datacollect_sync::host::secrets::MIN_BODY_SECRET_LEN;
 use datacollect_sync::resolve::resolve;
 use datacollect_sync::status::describe_placements;
@@ -41,14 +42,11 @@ pub async fn run(ctx: &Ctx, path: &Path) -> Result<i32> {
         }
     }
     let ty = &adapter.info.adapter_type;
-    if adapter
-        .manifest
-        .as_ref()
-        .is_some_and(|m| m.has_body_placements())
-        && !ctx.settings.body_secrets_approved(ty)
+    if adapter.manifest.as_ref().is_some_and(needs_approval)
+        && !ctx.settings.placements_approved(ty)
     {
         println!(
-            "warning: {ty} places secrets in a request body; its syncs fail until the operator approves that in the settings:\n  [body_secrets]\n  {ty} = true"
+            "warning: {ty} places secrets where the operator must approve it (a request body, or an unusual header); its syncs fail until approved in the settings:\n  [approve_placements]\n  {ty} = true"
         );
     }
     Ok(0)

@@ -51,6 +51,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             json,
         } => status::run(&config, &store, json),
         Command::Runs { store, limit, json } => runs::run(&store, limit, json),
+        Command::Release { config, store } => status::release(&config, &store),
         Command::Quarantine {
             command: QuarantineCommand::List { store, json },
         } => quarantine::list(&store, json),

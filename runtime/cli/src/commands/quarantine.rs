@@ -3,6 +3,7 @@
 use crate::context::open_existing_store;
 use crate::output::print_json;
 use anyhow::Result;
+use datacollect_sync::text::neutralise;
 use datacollect_sync::EventApplier;
 use std::path::Path;
 
@@ -20,9 +21,9 @@ pub fn list(store: &Path, json: bool) -> Result<i32> {
             "#{} [{}] event {} ({}): {}",
             q.id,
             q.phase,
-            q.event_guid,
-            q.config_id.as_deref().unwrap_or("local"),
-            q.reason
+            neutralise(&q.event_guid),
+            neutralise(q.config_id.as_deref().unwrap_or("local")),
+            neutralise(&q.reason)
         );
     }
     Ok(0)

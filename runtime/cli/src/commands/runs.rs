@@ -3,6 +3,7 @@
 use crate::context::open_existing_store;
 use crate::output::print_json;
 use anyhow::Result;
+use datacollect_sync::text::neutralise;
 use std::path::Path;
 
 pub fn run(store: &Path, limit: u32, json: bool) -> Result<i32> {
@@ -24,7 +25,7 @@ pub fn run(store: &Path, limit: u32, json: bool) -> Result<i32> {
             r.quarantined,
             r.retries,
             r.error_class
-                .map(|c| format!(" [{c}] {}", r.message.unwrap_or_default()))
+                .map(|c| format!(" [{c}] {}", neutralise(&r.message.unwrap_or_default())))
                 .unwrap_or_default()
         );
     }

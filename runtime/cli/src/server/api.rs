@@ -98,12 +98,21 @@ async fn summary(state: &ServerState, config: &ExternalSyncConfig) -> Value {
         config.mark_secret(adapter.info.secret_fields());
     }
     let id = config.id.clone();
+    if let Ok(names) = blocking(&state.service.store, move |s| {
+        s.remember_secret_names(&id, &[])
+    })
+    .await
+    {
+        config.mark_secret(names.iter().map(String::as_str));
+    }
+    let id = config.id.clone();
     let status = blocking(&state.service.store, move |s| config_status(s, &id)).await;
-    let (pending, quarantined, last_run) = match status {
-        Ok(s) => (s.pending, s.quarantined, s.last_run),
-        Err(_) => (0, 0, None),
+    let (pending, quarantined, last_run, held) = match status {
+        Ok(s) => (s.pending, s.quarantined, s.last_run, s.held),
+        Err(_) => (0, 0, None, None),
     };
-    json!({ "config": config.to_json(true), "pending": pending, "quarantined": quarantined, "lastRun": last_run })
+    json!({ "config": config.to_json(true), "pending": pending, "quarantined": quarantined,
+            "lastRun": last_run, "held": held })
 }
 
 pub async fn list_configs(State(state): AppState) -> Response {
@@ -231,6 +240,7 @@ pub async fn sync(State(state): AppState, ApiJson(req): ApiJson<SyncRequest>) ->
         )
             .into_response(),
         Err(SyncError::Store(e)) => store_problem(e),
+        Err(e @ SyncError::Held { .. }) => problem(StatusCode::LOCKED, e, None),
         Err(e) => problem(StatusCode::UNPROCESSABLE_ENTITY, e, None),
     }
 }
@@ -258,6 +268,17 @@ pub async fn run(State(state): AppState, ApiPath(id): ApiPath<i64>) -> Response 
     match blocking(&state.service.store, move |s| s.run(id)).await {
         Ok(Some(r)) => Json(r).into_response(),
         Ok(None) => problem(StatusCode::NOT_FOUND, format!("no run {id}"), None),
+        Err(e) => store_problem(e),
+    }
+}
+
+/// `POST /api/configs/{id}/release`: lift the host's hold (an answer held a secret).
+pub async fn release_config(State(state): AppState, ApiPath(id): ApiPath<String>) -> Response {
+    if state.configs.get(&id).is_none() {
+        return problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None);
+    }
+    match blocking(&state.service.store, move |s| s.release_config(&id)).await {
+        Ok(released) => Json(json!({ "released": released })).into_response(),
         Err(e) => store_problem(e),
     }
 }

@@ -49,6 +49,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
                 .put(api::update_config)
                 .delete(api::delete_config),
         )
+        .route("/api/configs/{id}/release", post(api::release_config))
         .route("/api/sync/external", post(api::sync))
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{id}", get(api::run))

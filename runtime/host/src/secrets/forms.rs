@@ -1,10 +1,13 @@
 //! The forms in which a secret value could come back: the encodings a server applies
 //! when it echoes what it received (JSON and its `\/` and `\uXXXX` escapes, URL and HTML
-//! escapes, hex, base64 at any alignment, reversed, upper- or lower-cased, either half of
-//! it), found with one pass of two automatons (one ignoring ASCII case, one not).
+//! escapes, hex, base64 at any alignment, reversed, upper- or lower-cased), found with one
+//! pass of two automatons (one ignoring ASCII case, one not).
 //!
 //! This is defence in depth: the boundary is that secrets are filled only where their
-//! placement allows (see SECURITY.md for what this cannot see).
+//! placement allows (see SECURITY.md for what this cannot see). Fragments of a secret are
+//! deliberately not looked for: every extra pattern is a window an adapter can probe (an
+//! answer that holds a form holds the configuration, see `SecretEchoed`), and a sliding
+//! half made long secrets recoverable one character at a time.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use base64::Engine as _;
@@ -14,15 +17,12 @@ use std::collections::BTreeMap;
 /// everywhere. `dcsync check` warns about them.
 pub const MIN_SCAN_LEN: usize = 4;
 
-/// Values at least this long are also looked for by halves.
-const HALVES_FROM: usize = 16;
-
 /// Finds and replaces every form of a set of secrets.
 pub(super) struct Scanner {
     /// Forms where ASCII case carries no meaning (raw text echoed upper-cased, hex, the
     /// hex digits of escapes).
     any_case: Option<AhoCorasick>,
-    /// Forms where case matters (base64, halves).
+    /// Forms where case matters (base64).
     exact_case: Option<AhoCorasick>,
 }
 
@@ -37,7 +37,6 @@ impl Scanner {
         let mut exact_case = Vec::new();
         for v in &scanned {
             text_forms(v, &mut any_case);
-            half_forms(v, &mut exact_case);
             base64_forms(v.as_bytes(), &mut exact_case);
         }
         // Basic auth: `user:password` of any two values (a username need not be secret
@@ -92,25 +91,18 @@ fn text_forms(v: &str, out: &mut Vec<String>) {
     out.push(json.replace('/', "\\/"));
     out.push(json);
     out.push(v.chars().map(|c| format!("\\u{:04x}", c as u32)).collect());
+    // Python's `json.dumps` (ensure_ascii): ASCII as it is, the rest as `\uXXXX` pairs.
+    out.push(ensure_ascii(v));
     out.push(url::form_urlencoded::byte_serialize(v.as_bytes()).collect());
-    out.push(percent_all(v, false));
-    out.push(percent_all(v, true));
-    out.push(html_escape(v));
+    out.push(percent_all(v, b"-_.~"));
+    out.push(percent_all(v, b""));
+    // JavaScript's encodeURIComponent leaves `!'()*` as they are.
+    out.push(percent_all(v, b"-_.~!'()*"));
+    out.push(html_escape(v, true));
+    out.push(html_escape(v, false));
     out.push(v.chars().map(|c| format!("&#{};", c as u32)).collect());
     out.push(v.chars().map(|c| format!("&#x{:x};", c as u32)).collect());
     out.push(hex::encode(v.as_bytes()));
-}
-
-/// Every window of half of `v` (exact case: a half is echoed as it was sent, and a
-/// case-blind half would match ordinary words).
-fn half_forms(v: &str, out: &mut Vec<String>) {
-    let chars: Vec<char> = v.chars().collect();
-    if chars.len() >= HALVES_FROM {
-        let half = chars.len().div_ceil(2);
-        for start in 0..=chars.len() - half {
-            out.push(chars[start..start + half].iter().collect());
-        }
-    }
 }
 
 /// Base64 (standard and URL-safe) of `bytes` as it appears inside a larger encoded text
@@ -138,11 +130,11 @@ fn base64_forms(bytes: &[u8], out: &mut Vec<String>) {
     }
 }
 
-/// Every byte as `%XX` (or only the unsafe ones, as a URL encoder would).
-fn percent_all(v: &str, every_byte: bool) -> String {
+/// Every byte as `%XX`, except ASCII letters, digits and `raw` (as a URL encoder would).
+fn percent_all(v: &str, raw: &[u8]) -> String {
     v.bytes()
         .map(|b| {
-            if !every_byte && (b.is_ascii_alphanumeric() || b"-_.~".contains(&b)) {
+            if !raw.is_empty() && (b.is_ascii_alphanumeric() || raw.contains(&b)) {
                 (b as char).to_string()
             } else {
                 format!("%{b:02X}")
@@ -151,15 +143,35 @@ fn percent_all(v: &str, every_byte: bool) -> String {
         .collect()
 }
 
-fn html_escape(v: &str) -> String {
+/// HTML escaping of markup characters, and of quotes too when `quotes` (text inside an
+/// attribute is escaped with them, text between tags often without).
+fn html_escape(v: &str, quotes: bool) -> String {
     v.chars()
         .map(|c| match c {
             '&' => "&amp;".to_string(),
             '<' => "&lt;".to_string(),
             '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&#39;".to_string(),
+            '"' if quotes => "&quot;".to_string(),
+            '\'' if quotes => "&#39;".to_string(),
             c => c.to_string(),
         })
         .collect()
+}
+
+/// JSON text with every non-ASCII character as `\uXXXX` (UTF-16 pairs above U+FFFF).
+fn ensure_ascii(v: &str) -> String {
+    let json = serde_json::to_string(v).unwrap_or_default();
+    let inner = &json[1..json.len().saturating_sub(1).max(1)];
+    let mut out = String::with_capacity(inner.len());
+    for c in inner.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
 }

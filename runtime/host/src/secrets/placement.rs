@@ -1,6 +1,12 @@
 //! Where a secret may be filled in: the adapter's declared placements (its 1.1
 //! `manifest`), the operator's approvals, and the host's fixed rules. One function
 //! decides, for every slot a reference was found in.
+//!
+//! Fixed rules: a secret goes to the config's own origin only (unless the operator grants
+//! it another allowed origin); never into a header that servers commonly log or forward
+//! (`user-agent`, `referer`, `x-forwarded-*`…); into a header other than the usual
+//! credential headers, or into a JSON body, only with the operator's approval for the
+//! adapter type; into the username of basic auth only when it is a login.
 
 use dcsync_contract::adapter::{Manifest, Placement};
 use std::collections::BTreeMap;
@@ -16,15 +22,54 @@ pub enum Slot<'a> {
         /// The value is exactly `Bearer ` and the reference.
         bearer: bool,
     },
-    /// The username or password of basic auth.
-    BasicAuth,
+    /// The username of basic auth.
+    BasicAuthUser,
+    /// The password of basic auth.
+    BasicAuthPassword,
     /// A JSON body to `path`, as the whole string at `pointer`.
     JsonBody {
-        /// The request's path.
+        /// The request's path, relative to the config URL's path.
         path: &'a str,
         /// Where in the JSON the reference is.
         pointer: &'a str,
     },
+}
+
+/// Headers that carry credentials by convention: a declared placement into one of these
+/// needs no approval.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "apikey",
+    "x-auth-token",
+    "x-access-token",
+    "private-token",
+];
+
+/// Headers servers commonly log, forward or show back: never a secret's place.
+fn logged_header(name: &str) -> bool {
+    matches!(
+        name,
+        "user-agent"
+            | "referer"
+            | "origin"
+            | "forwarded"
+            | "from"
+            | "via"
+            | "x-real-ip"
+            | "x-request-id"
+            | "x-correlation-id"
+            | "content-type"
+            | "accept"
+            | "accept-language"
+    ) || name.starts_with("x-forwarded-")
+}
+
+/// Whether a secret is a login (it may go into the username of basic auth).
+fn is_login(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "credentials.username" || n == "username" || n == "user" || n == "login"
 }
 
 /// Why a secret may not go where the adapter put it. The text names the secret and the
@@ -38,21 +83,38 @@ pub enum Refusal {
     /// Not among the secret's declared placements.
     #[error("secret `{0}` may not be placed in {1} (not among its declared placements)")]
     NotDeclared(String, &'static str),
-    /// A JSON body placement the operator has not approved for this adapter type.
-    #[error("secret `{0}` may go into a request body only when the operator approves body placements for this adapter type (settings: [body_secrets])")]
-    BodyNotApproved(String),
+    /// A header servers log or forward.
+    #[error("secret `{0}` may never go into a header that servers log or forward")]
+    LoggedHeader(String),
+    /// A password into the username of basic auth.
+    #[error("secret `{0}` may go into the password of basic auth, not its username")]
+    NotALogin(String),
+    /// A placement the operator has not approved for this adapter type.
+    #[error("secret `{0}` may go into {1} only when the operator approves this adapter type's placements (settings: [approve_placements])")]
+    NotApproved(String, &'static str),
     /// Too short to be found in what comes back, so never sent in a body.
-    #[error("secret `{0}` is too short to go into a request body (at least {min} characters)", min = super::MIN_BODY_SECRET_LEN)]
+    #[error("secret `{0}` may not go into a request body (too short to be found in what comes back: at least {min} characters)", min = super::MIN_BODY_SECRET_LEN)]
     TooShortForBody(String),
     /// A 1.0 adapter (no manifest) may not place secrets in a body at all.
     #[error("secret `{0}` may not go into a request body: the adapter declares no placements (a 1.0 adapter)")]
     BodyWithoutManifest(String),
 }
 
-/// A declared path matches the request's path itself, or its end after a `/` (a config
-/// URL may carry a prefix: `https://host/odoo` + `/jsonrpc`).
-fn path_matches(request: &str, declared: &str) -> bool {
-    request == declared || (declared.starts_with('/') && request.ends_with(declared))
+/// Whether an adapter declares placements the operator must approve: a JSON body, or a
+/// header other than the usual credential headers.
+pub fn needs_approval(manifest: &Manifest) -> bool {
+    manifest.placements.iter().any(|(secret, places)| {
+        places.iter().any(|p| match p {
+            Placement::JsonBody { .. } => true,
+            Placement::Header { name } => {
+                !CREDENTIAL_HEADERS.contains(&name.as_str())
+                    && !secret
+                        .strip_prefix("header.")
+                        .is_some_and(|h| h.eq_ignore_ascii_case(name))
+            }
+            Placement::BasicAuth | Placement::Bearer => false,
+        })
+    })
 }
 
 /// The placement rules of one run.
@@ -60,8 +122,9 @@ fn path_matches(request: &str, declared: &str) -> bool {
 pub struct SecretPolicy {
     /// What the adapter declared; `None`: nothing (the 1.0 rule).
     pub manifest: Option<Manifest>,
-    /// The operator approved JSON body placements for this adapter type.
-    pub body_approved: bool,
+    /// The operator approved this adapter type's placements that need approval (JSON
+    /// bodies, headers other than the usual credential headers).
+    pub approved: bool,
     /// Extra origins (`scheme://host:port`) the operator lets each secret go to.
     pub other_origins: BTreeMap<String, Vec<String>>,
 }
@@ -91,16 +154,16 @@ impl SecretPolicy {
                     return Err(Refusal::BodyWithoutManifest(name.into()));
                 };
                 let declared = manifest.placements(name).iter().any(|p| {
-                    matches!(p, Placement::JsonBody { path: pa, pointer: po } if path_matches(path, pa) && po == pointer)
+                    matches!(p, Placement::JsonBody { path: pa, pointer: po } if pa == path && po == pointer)
                 });
                 if !declared || !own {
                     return Err(Refusal::NotDeclared(name.into(), "this request body"));
                 }
-                if !self.body_approved {
-                    return Err(Refusal::BodyNotApproved(name.into()));
+                if !self.approved {
+                    return Err(Refusal::NotApproved(name.into(), "a request body"));
                 }
                 // A login identifies, it does not authenticate: exempt from the length rule.
-                if len < super::MIN_BODY_SECRET_LEN && name != "credentials.username" {
+                if len < super::MIN_BODY_SECRET_LEN && !is_login(name) {
                     return Err(Refusal::TooShortForBody(name.into()));
                 }
                 Ok(())
@@ -109,26 +172,38 @@ impl SecretPolicy {
                 name: header,
                 bearer,
             } => {
-                // A field named `header.<Name>` is declared for that header by its name.
-                if name
-                    .strip_prefix("header.")
-                    .is_some_and(|h| h.eq_ignore_ascii_case(header))
-                {
-                    return Ok(());
+                if logged_header(header) {
+                    return Err(Refusal::LoggedHeader(name.into()));
                 }
-                let Some(manifest) = &self.manifest else {
-                    return Ok(()); // the 1.0 rule: any header (host-owned ones are refused earlier)
-                };
-                let declared = manifest.placements(name).iter().any(|p| match p {
-                    Placement::Header { name: h } => h.eq_ignore_ascii_case(header),
-                    Placement::Bearer => bearer && header == "authorization",
-                    _ => false,
-                });
-                declared
-                    .then_some(())
-                    .ok_or(Refusal::NotDeclared(name.into(), "this header"))
+                // A field named `header.<Name>` is declared for that header by its name.
+                let by_name = name
+                    .strip_prefix("header.")
+                    .is_some_and(|h| h.eq_ignore_ascii_case(header));
+                let declared = by_name
+                    || match &self.manifest {
+                        None => true, // the 1.0 rule: any header not refused above
+                        Some(manifest) => manifest.placements(name).iter().any(|p| match p {
+                            Placement::Header { name: h } => h.eq_ignore_ascii_case(header),
+                            Placement::Bearer => bearer && header == "authorization",
+                            _ => false,
+                        }),
+                    };
+                if !declared {
+                    return Err(Refusal::NotDeclared(name.into(), "this header"));
+                }
+                let usual = CREDENTIAL_HEADERS.contains(&header);
+                if !usual && !by_name && self.manifest.is_some() && !self.approved {
+                    return Err(Refusal::NotApproved(
+                        name.into(),
+                        "a header other than the usual credential headers",
+                    ));
+                }
+                Ok(())
             }
-            Slot::BasicAuth => {
+            Slot::BasicAuthUser | Slot::BasicAuthPassword => {
+                if slot == Slot::BasicAuthUser && !is_login(name) {
+                    return Err(Refusal::NotALogin(name.into()));
+                }
                 let Some(manifest) = &self.manifest else {
                     return Ok(());
                 };
@@ -172,7 +247,9 @@ mod tests {
         assert!(p
             .check("apiKey", 20, header("x-api-key"), OWN, true)
             .is_ok());
-        assert!(p.check("password", 20, Slot::BasicAuth, OWN, true).is_ok());
+        assert!(p
+            .check("password", 20, Slot::BasicAuthPassword, OWN, true)
+            .is_ok());
         assert!(matches!(
             p.check(
                 "apiKey",
@@ -191,6 +268,10 @@ mod tests {
             p.check("password", 20, body, OWN, true),
             Err(Refusal::BodyWithoutManifest(_))
         ));
+        assert!(matches!(
+            p.check("apiKey", 20, header("user-agent"), OWN, true),
+            Err(Refusal::LoggedHeader(_))
+        ));
     }
 
     #[test]
@@ -204,6 +285,18 @@ mod tests {
                     },
                 ),
                 ("token", Placement::Bearer),
+                (
+                    "note",
+                    Placement::Header {
+                        name: "x-note".into(),
+                    },
+                ),
+                (
+                    "ua",
+                    Placement::Header {
+                        name: "user-agent".into(),
+                    },
+                ),
             ]),
             ..Default::default()
         };
@@ -211,7 +304,9 @@ mod tests {
             .check("apiKey", 20, header("x-api-key"), OWN, true)
             .is_ok());
         assert!(p.check("apiKey", 20, header("x-other"), OWN, true).is_err());
-        assert!(p.check("apiKey", 20, Slot::BasicAuth, OWN, true).is_err());
+        assert!(p
+            .check("apiKey", 20, Slot::BasicAuthPassword, OWN, true)
+            .is_err());
         let bearer = Slot::Header {
             name: "authorization",
             bearer: true,
@@ -227,6 +322,42 @@ mod tests {
                 .is_ok(),
             "declared by its name"
         );
+        assert!(
+            matches!(
+                p.check("note", 20, header("x-note"), OWN, true),
+                Err(Refusal::NotApproved(..))
+            ),
+            "an unusual header needs approval"
+        );
+        assert!(
+            matches!(
+                p.check("ua", 20, header("user-agent"), OWN, true),
+                Err(Refusal::LoggedHeader(_))
+            ),
+            "never, declared or not"
+        );
+    }
+
+    #[test]
+    fn a_password_never_goes_into_the_username_of_basic_auth() {
+        let p = SecretPolicy {
+            manifest: manifest(&[
+                ("password", Placement::BasicAuth),
+                ("credentials.username", Placement::BasicAuth),
+            ]),
+            ..Default::default()
+        };
+        assert!(matches!(
+            p.check("password", 20, Slot::BasicAuthUser, OWN, true),
+            Err(Refusal::NotALogin(_))
+        ));
+        assert!(p
+            .check("credentials.username", 5, Slot::BasicAuthUser, OWN, true)
+            .is_ok());
+        assert!(matches!(
+            SecretPolicy::default().check("apiKey", 20, Slot::BasicAuthUser, OWN, true),
+            Err(Refusal::NotALogin(_))
+        ));
     }
 
     #[test]
@@ -245,9 +376,9 @@ mod tests {
         };
         assert!(matches!(
             p.check("password", 20, ok, OWN, true),
-            Err(Refusal::BodyNotApproved(_))
+            Err(Refusal::NotApproved(..))
         ));
-        p.body_approved = true;
+        p.approved = true;
         assert!(p.check("password", 20, ok, OWN, true).is_ok());
         assert!(matches!(
             p.check("password", 5, ok, OWN, true),
@@ -262,17 +393,12 @@ mod tests {
             "not into a record's field"
         );
         let other_path = Slot::JsonBody {
-            path: "/web/dataset",
-            pointer: "/params/args/2",
-        };
-        assert!(p.check("password", 20, other_path, OWN, true).is_err());
-        let prefixed = Slot::JsonBody {
-            path: "/odoo/jsonrpc",
+            path: "/web/dataset/call_kw/x/jsonrpc",
             pointer: "/params/args/2",
         };
         assert!(
-            p.check("password", 20, prefixed, OWN, true).is_ok(),
-            "a config URL with a prefix"
+            p.check("password", 20, other_path, OWN, true).is_err(),
+            "the path exactly, not a suffix"
         );
     }
 

@@ -53,8 +53,18 @@ fn transforms(v: &str) -> Vec<(&'static str, String)> {
             "html hex entities",
             v.chars().map(|c| format!("&#X{:X};", c as u32)).collect(),
         ),
-        ("prefix half", v[..v.len() / 2 + 1].to_string()),
-        ("suffix half", v[v.len() / 2 - 1..].to_string()),
+        (
+            "encodeURIComponent",
+            v.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect(),
+        ),
     ]
 }
 
@@ -97,11 +107,27 @@ fn references_carry_the_run_token() {
 }
 
 #[test]
-fn a_word_that_shares_letters_with_half_a_secret_is_not_a_secret() {
+fn a_fragment_of_a_secret_is_not_a_probe_window() {
+    // Each pattern is a window an adapter can probe by making a server echo a guess; a
+    // half of a long secret let it recover the rest one character at a time.
     let s = Secrets::new(BTreeMap::from([(
         "collectionsToken".to_string(),
-        "tok_COLLECTIONS_987".to_string(),
+        "tok_COLLECTIONS_987654321".to_string(),
     )]));
+    assert!(!s.found_in(b"tok_COLLECTIONS_9"));
+    assert!(!s.found_in(b"COLLECTIONS_987654321"));
     assert!(!s.found_in(br#"{"openfnCollection": "registrations"}"#));
-    assert!(s.found_in(b"tok_COLLECTI"), "an exact half still is");
+    assert!(s.found_in(b"tok_COLLECTIONS_987654321"));
+}
+
+#[test]
+fn non_ascii_secrets_are_found_as_python_and_html_write_them() {
+    let s = Secrets::new(BTreeMap::from([(
+        "password".to_string(),
+        "pä<ss>wörd\u{1F511}".to_string(),
+    )]));
+    // Python json.dumps: ASCII kept, the rest escaped, astral characters as a UTF-16 pair.
+    assert!(s.found_in(br#""p\u00e4<ss>w\u00f6rd\ud83d\udd11""#));
+    // HTML between tags: only markup characters escaped.
+    assert!(s.found_in("pä&lt;ss&gt;wörd\u{1F511}".as_bytes()));
 }

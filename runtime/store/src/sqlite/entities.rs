@@ -1,6 +1,6 @@
 //! The applier's view of a SQLite transaction: entities and the audit log.
 
-use dcsync_applier::{EntityTx, TxError};
+use dcsync_applier::{EntityTx, LinkKind, TxError};
 use dcsync_contract::model::{AuditEntry, EntityPair};
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -50,21 +50,34 @@ impl EntityTx for SqlTx<'_, '_> {
         Ok(())
     }
 
-    fn linked(&mut self, guid: &str, config_id: &str) -> Result<bool, TxError> {
-        self.0
+    fn linked(&mut self, guid: &str, config_id: &str) -> Result<Option<LinkKind>, TxError> {
+        let kind: Option<String> = self
+            .0
             .query_row(
-                "SELECT EXISTS (SELECT 1 FROM entity_links WHERE entity_guid = ?1 AND config_id = ?2)
-                     OR (NOT EXISTS (SELECT 1 FROM entity_links WHERE entity_guid = ?1)
-                         AND EXISTS (SELECT 1 FROM entities WHERE guid = ?1
-                                     AND json_extract(modified, '$.externalId') IS NOT NULL))",
+                "SELECT kind FROM entity_links WHERE entity_guid = ?1 AND config_id = ?2",
                 params![guid, config_id],
                 |r| r.get(0),
             )
-            .map_err(tx_err)
+            .optional()
+            .map_err(tx_err)?;
+        if let Some(k) = kind {
+            return Ok(Some(LinkKind::from_stored(&k)));
+        }
+        let legacy: bool = self
+            .0
+            .query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM entity_links WHERE entity_guid = ?1)
+                    AND EXISTS (SELECT 1 FROM entities WHERE guid = ?1
+                                AND json_extract(modified, '$.externalId') IS NOT NULL)",
+                [guid],
+                |r| r.get(0),
+            )
+            .map_err(tx_err)?;
+        Ok(legacy.then_some(LinkKind::Legacy))
     }
 
-    fn link(&mut self, guid: &str, config_id: &str) -> Result<(), TxError> {
-        link(self.0, guid, config_id).map_err(tx_err)
+    fn link(&mut self, guid: &str, config_id: &str, kind: LinkKind) -> Result<(), TxError> {
+        link(self.0, guid, config_id, kind).map_err(tx_err)
     }
 
     fn audit(&mut self, a: &AuditEntry) -> Result<(), TxError> {
@@ -78,11 +91,16 @@ impl EntityTx for SqlTx<'_, '_> {
     }
 }
 
-/// Link an entity to a config (idempotent).
-pub(super) fn link(tx: &Transaction<'_>, guid: &str, config_id: &str) -> rusqlite::Result<()> {
+/// Link an entity to a config (idempotent: an existing link keeps its kind).
+pub(super) fn link(
+    tx: &Transaction<'_>,
+    guid: &str,
+    config_id: &str,
+    kind: LinkKind,
+) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT OR IGNORE INTO entity_links (entity_guid, config_id) VALUES (?1, ?2)",
-        params![guid, config_id],
+        "INSERT OR IGNORE INTO entity_links (entity_guid, config_id, kind) VALUES (?1, ?2, ?3)",
+        params![guid, config_id, kind.as_str()],
     )?;
     Ok(())
 }

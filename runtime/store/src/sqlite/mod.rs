@@ -542,6 +542,64 @@ impl EventStore for SqliteStore {
         })
     }
 
+    fn remember_secret_names(
+        &self,
+        config_id: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let write = |conn: &mut Connection| -> Result<(), StoreError> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO secret_names (config_id, name) VALUES (?1, ?2)",
+                )?;
+                for n in names {
+                    insert.execute(params![config_id, n])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        self.with(|conn| {
+            if !names.is_empty() {
+                write(conn)?;
+            }
+            let mut read =
+                conn.prepare_cached("SELECT name FROM secret_names WHERE config_id = ?1")?;
+            let rows = read.query_map([config_id], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+    }
+
+    fn hold_config(&self, config_id: &str, reason: &str) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO holds (config_id, reason, since) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(config_id) DO NOTHING",
+                params![config_id, reason, now_rfc3339()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn hold(&self, config_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        self.with(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT since, reason FROM holds WHERE config_id = ?1",
+                    [config_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
+        })
+    }
+
+    fn release_config(&self, config_id: &str) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            Ok(conn.execute("DELETE FROM holds WHERE config_id = ?1", [config_id])? > 0)
+        })
+    }
+
     fn lock_config(&self, config_id: &str, wait: bool) -> Result<SyncLease, StoreError> {
         let hash = hex::encode(&Sha256::digest(config_id.as_bytes())[..8]);
         let mut lock_path = self.path.clone().into_os_string();

@@ -2,7 +2,7 @@
 
 use super::entities::SqlTx;
 use crate::*;
-use dcsync_applier::{ApplyOutcomeError, Origin};
+use dcsync_applier::{ApplyOutcomeError, LinkKind, Origin};
 use dcsync_contract::model::{now_rfc3339, FormSubmission, SyncLevel};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -184,16 +184,19 @@ pub(super) fn text_enum<T>(
     })
 }
 
-/// The entities of a delivered batch (minus its rejected events) are linked to the config:
-/// its pulls may change them from now on. Group events link their members too.
+/// The entities of the local events of a delivered batch (minus its rejected events) are
+/// linked to the config: its pulls may update them from now on. Group events link their
+/// members too. Events pulled from another config link nothing: passing them on does not
+/// make their entities this config's.
 pub(super) fn link_delivered(
     tx: &Transaction<'_>,
     config_id: &str,
     batch: &[i64],
     rejected: &std::collections::HashSet<&str>,
 ) -> Result<(), StoreError> {
-    let mut read =
-        tx.prepare_cached("SELECT guid, entity_guid, data FROM events WHERE seq = ?1")?;
+    let mut read = tx.prepare_cached(
+        "SELECT guid, entity_guid, data FROM events WHERE seq = ?1 AND origin IS NULL",
+    )?;
     for seq in batch {
         let row: Option<(String, String, String)> = read
             .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -204,11 +207,11 @@ pub(super) fn link_delivered(
         if rejected.contains(guid.as_str()) {
             continue;
         }
-        super::entities::link(tx, &entity, config_id)?;
+        super::entities::link(tx, &entity, config_id, LinkKind::Pushed)?;
         let data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
         for member in data["members"].as_array().into_iter().flatten() {
             if let Some(m) = member["guid"].as_str() {
-                super::entities::link(tx, m, config_id)?;
+                super::entities::link(tx, m, config_id, LinkKind::Pushed)?;
             }
         }
     }

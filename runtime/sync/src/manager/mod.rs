@@ -140,10 +140,10 @@ impl ExternalSyncManager {
     /// (The adapter's own declarations are taken from it at each sync.)
     pub fn secret_rules(
         mut self,
-        body_approved: bool,
+        approved: bool,
         other_origins: BTreeMap<String, Vec<String>>,
     ) -> Self {
-        self.secret_rules.body_approved = body_approved;
+        self.secret_rules.approved = approved;
         self.secret_rules.other_origins = other_origins;
         self
     }
@@ -228,7 +228,30 @@ impl ExternalSyncManager {
                 self.config.adapter_type
             ))
         })?;
-        let resolved = resolve(&self.config, adapter.info())?;
+        let mut resolved = resolve(&self.config, adapter.info())?;
+        // Once secret, always secret: a swap to a version that stops declaring a field
+        // does not hand its value over in clear.
+        let (id, names) = (
+            self.config.id.clone(),
+            resolved
+                .config
+                .secret_field_names()
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        );
+        let remembered =
+            blocking(&self.store, move |s| s.remember_secret_names(&id, &names)).await?;
+        resolved
+            .config
+            .mark_secret(remembered.iter().map(String::as_str));
+        let id = self.config.id.clone();
+        if let Some((since, reason)) = blocking(&self.store, move |s| s.hold(&id)).await? {
+            return Err(SyncError::Held {
+                config: self.config.id.clone(),
+                since,
+                reason,
+            });
+        }
         let id = self.config.id.clone();
         let wait = self.wait_for_lock;
         let lease = blocking(&self.store, move |s| s.lock_config(&id, wait)).await?;
@@ -291,6 +314,16 @@ impl ExternalSyncManager {
             Err(_) => RunStatus::Failed,
         };
         let result = result.map(|_| ());
+        if matches!(result, Err(SyncError::SecretEchoed)) {
+            let (id, reason) = (
+                self.config.id.clone(),
+                format!(
+                    "run #{} saw an answer holding a secret value (adapter {} {})",
+                    p.run_id, info.adapter_type, info.version
+                ),
+            );
+            blocking(&self.store, move |s| s.hold_config(&id, &reason)).await?;
+        }
         let result = result.map_err(|e| redact_error(e, &run.secrets));
         let record = RunRecord {
             id: p.run_id,
@@ -421,6 +454,10 @@ fn redact_error(e: SyncError, secrets: &Secrets) -> SyncError {
             message: secrets.scrub(&message),
         },
         SyncError::Internal(m) => SyncError::Internal(secrets.scrub(&m)),
+        SyncError::Protocol { attempts, message } => SyncError::Protocol {
+            attempts,
+            message: secrets.scrub(&message),
+        },
         other => other,
     }
 }

@@ -53,6 +53,19 @@ pub enum SyncError {
         /// The last failure.
         message: String,
     },
+    /// An answer held a secret value: the host stopped the run and held the config.
+    #[error("an answer from the external system held a secret value of this config: the host stopped the run and holds the config until an operator releases it (`dcsync release`); check whether the system echoes credentials, or whether the adapter probes for them")]
+    SecretEchoed,
+    /// The config is held (an earlier run saw a secret echoed); released by an operator.
+    #[error("config {config:?} is held since {since}: {reason}; look into it, then release it with `dcsync release` (or POST /api/configs/{{id}}/release)")]
+    Held {
+        /// The config.
+        config: String,
+        /// When it was held.
+        since: String,
+        /// Why.
+        reason: String,
+    },
     /// Stopped by a signal at a safe point.
     #[error(
         "interrupted (stopped at a safe point; the next run resumes from the confirmed cursors)"
@@ -76,6 +89,7 @@ impl SyncError {
             SyncError::Internal(_) => ErrorClass::Internal,
             SyncError::Protocol { .. } => ErrorClass::Protocol,
             SyncError::Interrupted => ErrorClass::Interrupted,
+            SyncError::SecretEchoed | SyncError::Held { .. } => ErrorClass::Security,
             SyncError::Store(StoreError::AlreadyRunning(_)) => ErrorClass::Busy,
             SyncError::Store(_) => ErrorClass::Store,
         }

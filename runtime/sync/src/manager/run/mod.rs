@@ -158,6 +158,17 @@ impl Run<'_> {
                 }));
             }
             let wait = backoff::wait(attempt, delay);
+            if std::time::Instant::now() + wait >= self.deadline {
+                // A retry would outlast the run (and hold the config's lock past it): the
+                // next run tries again.
+                return Err(Failure::Fatal(SyncError::Transient {
+                    attempts: attempt,
+                    message: format!(
+                        "{message} (not retried: waiting {} s would run past the run's time limit)",
+                        wait.as_secs()
+                    ),
+                }));
+            }
             tracing::info!(config = %self.manager.config.id, what, attempt, wait_ms = wait.as_millis() as u64, reason = %self.secrets.scrub(&message), "transient failure; retrying");
             self.report.retries += 1;
             tokio::time::sleep(wait).await;
@@ -273,5 +284,6 @@ fn fatal(e: CallError) -> SyncError {
         CallError::Limit(l) => SyncError::Limit(l),
         CallError::Trap(m) => SyncError::Internal(format!("adapter trapped: {m}")),
         CallError::Setup(m) => SyncError::Internal(format!("cannot run adapter: {m}")),
+        CallError::SecretEchoed => SyncError::SecretEchoed,
     }
 }

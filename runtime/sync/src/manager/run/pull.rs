@@ -42,6 +42,15 @@ impl Run<'_> {
             self.report.pulled += page.events.len() as u64;
             let has_more = page.has_more;
             let next = page.next_cursor.clone().or(cursor.clone());
+            if next
+                .as_deref()
+                .is_some_and(|c| self.secrets.found_in(c.as_bytes()))
+            {
+                // The cursor is stored and shown: it is not a place to keep a secret.
+                return Err(SyncError::Internal(
+                    "pull-since answered a cursor holding a secret value of this config; not stored".into(),
+                ));
+            }
             let secrets = self.secrets.clone();
             let pulled = PulledPage::accept(
                 &config_id,
@@ -66,7 +75,9 @@ impl Run<'_> {
                     "adapter said has-more but did not move its cursor".into(),
                 ));
             }
-            if outcome.applied + outcome.quarantined > 0 {
+            // Only applied records are progress: pages of refused records forever would
+            // grow the quarantine without bound.
+            if outcome.applied > 0 {
                 (stalled_pages, last_progress) = (0, Instant::now());
             } else {
                 stalled_pages += 1;
