@@ -1,11 +1,15 @@
-//! The openfn-adapter component against the OpenFn emulator.
+//! The openfn-adapter component against the OpenFn Lightning emulator, which answers as
+//! Lightning's source does (see `runtime/emulators/src/openfn/`).
 
 use datacollect_sync::model::SyncLevel;
 use datacollect_sync::{EventApplier, ExternalSyncConfig, FormSubmission};
 use datacollect_sync_e2e::*;
-use dcsync_emulators::openfn::{OpenFnEmulator, OpenFnSetup};
+use dcsync_emulators::openfn::{
+    LimiterAnswer, OpenFnEmulator, OpenFnSetup, WebhookReply, DEFAULT_PROJECT,
+};
 use dcsync_emulators::Fault;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const API_KEY: &str = "sk_test_KEY123456";
 const TOKEN: &str = "tok_COLLECTIONS_987";
@@ -14,12 +18,14 @@ async fn emulator() -> OpenFnEmulator {
     let setup = OpenFnSetup {
         webhook_id: "abc123".into(),
         api_key: Some(API_KEY.into()),
-        basic: None,
         collections_token: TOKEN.into(),
+        ..Default::default()
     };
-    OpenFnEmulator::start("127.0.0.1:0".parse().unwrap(), setup)
+    let e = OpenFnEmulator::start("127.0.0.1:0".parse().unwrap(), setup)
         .await
-        .unwrap()
+        .unwrap();
+    e.create_collection(DEFAULT_PROJECT, "registrations");
+    e
 }
 
 fn config(e: &OpenFnEmulator, extra: &[(&str, &str)]) -> ExternalSyncConfig {
@@ -37,6 +43,8 @@ fn config(e: &OpenFnEmulator, extra: &[(&str, &str)]) -> ExternalSyncConfig {
     ExternalSyncConfig::from_value(&json!({"externalSync": {"type": "openfn-adapter", "auth": "api-key", "url": e.webhook_url(), "extraFields": fields}})).unwrap()
 }
 
+// --- Push -------------------------------------------------------------------------------
+
 #[tokio::test]
 async fn push_sends_entities_with_a_batch_id_and_records_the_work_orders() {
     let e = emulator().await;
@@ -53,76 +61,13 @@ async fn push_sends_entities_with_a_batch_id_and_records_the_work_orders() {
         assert_eq!(o.body["entities"].as_array().unwrap().len(), 10);
         assert!(o.body["batchId"].is_string());
         assert_eq!(o.batch_id.as_deref(), o.body["batchId"].as_str());
+        assert_eq!(o.state, "pending");
     }
     let run = &store.runs(None, 1).unwrap()[0];
     assert_eq!(run.remote_refs.len(), 3);
     assert!(run.remote_refs[0].contains(&format!("work_order_id={}", orders[0].id)));
-    assert!(run.remote_refs[0].contains(&format!("run_id={}", orders[0].run_id)));
-}
-
-#[tokio::test]
-async fn collection_items_are_pulled_once_with_guids_stable_per_key_and_version() {
-    let e = emulator().await;
-    for i in 0..5 {
-        e.put_item(
-            "registrations",
-            &format!("reg-{i}"),
-            &json!({"name": format!("R{i}"), "externalId": format!("OF-{i}")}).to_string(),
-        );
-    }
-    let (store, _dir) = temp_store();
-    let m = manager(&store, config(&e, &[("batchSize", "2")])).await;
-    let first = m.synchronize(None).await.unwrap();
-    assert_eq!((first.pulled, first.applied, first.pull_pages), (5, 5, 3));
-    let entity = store
-        .entity("openfn:registrations:reg-3")
-        .unwrap()
-        .expect("item applied as an entity");
-    assert_eq!(entity.modified.name.as_deref(), Some("R3"));
-    assert_eq!(entity.modified.external_id.as_deref(), Some("OF-3"));
-
-    let again = m.synchronize(None).await.unwrap();
-    assert_eq!(
-        (again.pulled, again.applied),
-        (0, 0),
-        "nothing new after the cursor"
-    );
-
-    e.put_item(
-        "registrations",
-        "reg-1",
-        &json!({"name": "R1 renamed"}).to_string(),
-    );
-    e.put_item("registrations", "reg-5", &json!({"name": "R5"}).to_string());
-    let later = m.synchronize(None).await.unwrap();
-    assert_eq!(
-        (later.pulled, later.applied),
-        (1, 1),
-        "only the new item: an updated one stays before the cursor"
-    );
-
-    // Another config pulling the same collection from the start: same key and version,
-    // same guid, so nothing is applied twice. reg-1's new version is new, but the entity
-    // was created by the first config's pulls (and passing those events on to the second
-    // config's push makes nothing its own): it is quarantined, not applied.
-    let mut second = config(&e, &[]);
-    second.id = "another-openfn-config".into();
-    let other = manager(&store, second).await;
-    let replay = other.synchronize(None).await.unwrap();
-    assert_eq!(
-        (
-            replay.pulled,
-            replay.duplicates,
-            replay.applied,
-            replay.quarantined
-        ),
-        (6, 5, 0, 1)
-    );
-    let q = store.quarantine(Some("another-openfn-config")).unwrap();
     assert!(
-        q[0].reason
-            .contains("is not linked to config another-openfn-config"),
-        "{q:?}"
+        run.remote_refs[0].contains(&format!("run_id={}", orders[0].run_id.as_deref().unwrap()))
     );
 }
 
@@ -137,18 +82,31 @@ async fn wrong_or_missing_credentials_stop_the_run_with_advice() {
     let err = wrong.synchronize(None).await.unwrap_err();
     assert_eq!(err.class().as_str(), "unauthorized");
     assert!(
-        err.to_string().contains("404")
+        err.to_string().contains("404 (Webhook not found)")
             && err
                 .to_string()
                 .contains("check the webhook URL, the apiKey"),
         "{err}"
     );
-    assert_eq!(e.state.lock().unwrap().webhook_requests, 1, "not retried");
+    assert_eq!(e.webhook_requests(), 1, "not retried");
 
+    // `auth: api-key` without a key: refused before any request, naming the field.
     let missing = manager(&store, config(&e, &[("apiKey", "")])).await;
     let err = missing.synchronize(None).await.unwrap_err();
+    assert_eq!(err.class().as_str(), "config", "{err}");
+    assert!(err.to_string().contains("extraFields.apiKey"), "{err}");
+    assert_eq!(e.webhook_requests(), 1, "nothing sent");
+    // No auth method in the config, but the trigger has one: Lightning's 401.
+    let mut no_auth = config(&e, &[("apiKey", "")]);
+    no_auth.auth = None;
+    no_auth.id = "no-auth".into();
+    let err = manager(&store, no_auth)
+        .await
+        .synchronize(None)
+        .await
+        .unwrap_err();
     assert!(
-        err.to_string().contains("401") && err.to_string().contains("credentials missing"),
+        err.to_string().contains("401") && err.to_string().contains("none were sent"),
         "{err}"
     );
 
@@ -159,28 +117,66 @@ async fn wrong_or_missing_credentials_stop_the_run_with_advice() {
 }
 
 #[tokio::test]
-async fn rate_limit_and_unavailable_are_retried_honouring_retry_after() {
+async fn a_disabled_trigger_is_a_config_error_not_a_credentials_one() {
+    let e = emulator().await;
+    e.set_disabled(true);
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("d", 2), &EventApplier::new())
+        .unwrap();
+    let m = manager(&store, config(&e, &[])).await;
+    let err = m.synchronize(None).await.unwrap_err();
+    assert_eq!(err.class().as_str(), "config", "{err}");
+    assert!(
+        err.to_string().contains("403") && err.to_string().contains("enable the trigger"),
+        "{err}"
+    );
+    assert_eq!(e.webhook_requests(), 1, "not retried");
+    assert_eq!(store.pending_count(&m.config().id).unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_work_order_that_started_no_run_is_not_a_delivery() {
+    let e = emulator().await;
+    e.limit(vec![LimiterAnswer::TooManyRuns]);
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("t", 3), &EventApplier::new())
+        .unwrap();
+    let m = manager(&store, config(&e, &[])).await;
+    let r = m.synchronize(None).await.unwrap();
+    assert_eq!((r.pushed, r.retries), (3, 1));
+    let orders = e.work_orders();
+    assert_eq!(orders.len(), 2);
+    assert_eq!(
+        (orders[0].state, orders[0].run_id.is_none()),
+        ("rejected", true),
+        "the 200 stored a work order and started no run"
+    );
+    assert_eq!(orders[1].state, "pending");
+    assert_eq!(e.entities().len(), 3, "delivered once to a run");
+}
+
+#[tokio::test]
+async fn rate_limits_and_database_trouble_are_retried_honouring_retry_after() {
     let e = emulator().await;
     let (store, _dir) = temp_store();
     store
         .append_local(&local_events("r", 3), &EventApplier::new())
         .unwrap();
-    e.inject(vec![
-        Fault {
-            status: Some(429),
-            ..Default::default()
-        },
-        Fault {
-            status: Some(503),
-            retry_after: Some(1),
-            ..Default::default()
-        },
+    e.limit(vec![
+        LimiterAnswer::TooManyRequests,
+        LimiterAnswer::RunsHardLimit,
+        LimiterAnswer::DatabaseUnavailable { retry_after: 1 },
     ]);
-    let m = manager(&store, config(&e, &[])).await;
+    let m = manager(&store, config(&e, &[("retryAttempts", "3")])).await;
     let started = std::time::Instant::now();
     let r = m.synchronize(None).await.unwrap();
-    assert_eq!((r.pushed, r.retries), (3, 2));
-    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!((r.pushed, r.retries), (3, 3));
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the 503's retry-after was waited for"
+    );
     assert_eq!(e.entities().len(), 3);
 }
 
@@ -201,25 +197,62 @@ async fn server_error_is_retried() {
 }
 
 #[tokio::test]
-async fn refused_entities_are_isolated_and_quarantined() {
+async fn a_422_from_lightning_is_about_the_workflow_and_quarantines_nothing() {
+    // Lightning's 422s come from creating the work order (no snapshot…), never from the
+    // payload: the adapter does not split batches to find a culprit.
     let e = emulator().await;
+    e.limit(vec![LimiterAnswer::InvalidRequest]);
     let (store, _dir) = temp_store();
-    let mut events = local_events("v", 8);
-    events[2].data = json!({"name": "bad", "invalid": true});
-    events[6].data = json!({"name": "bad too", "invalid": true});
-    store.append_local(&events, &EventApplier::new()).unwrap();
+    store
+        .append_local(&local_events("v", 8), &EventApplier::new())
+        .unwrap();
+    let m = manager(&store, config(&e, &[])).await;
+    let err = m.synchronize(None).await.unwrap_err();
+    assert_eq!(err.class().as_str(), "config", "{err}");
+    assert!(err.to_string().contains("invalid_request"), "{err}");
+    assert!(store.quarantine(None).unwrap().is_empty());
+    assert_eq!(e.webhook_requests(), 1);
+    assert_eq!(store.pending_count(&m.config().id).unwrap(), 8);
+}
+
+#[tokio::test]
+async fn a_trigger_that_answers_after_its_run_records_the_runs_state() {
+    let e = emulator().await;
+    e.set_reply(WebhookReply::AfterCompletion {
+        run_time: Duration::from_millis(50),
+        timeout: Duration::from_secs(5),
+        succeeds: false,
+    });
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("w", 2), &EventApplier::new())
+        .unwrap();
     let m = manager(&store, config(&e, &[])).await;
     let r = m.synchronize(None).await.unwrap();
-    assert_eq!((r.pushed, r.quarantined), (6, 2));
-    let q: Vec<String> = store
-        .quarantine(None)
-        .unwrap()
-        .into_iter()
-        .map(|q| q.event_guid)
-        .collect();
-    assert_eq!(q, ["v-event-2", "v-event-6"]);
-    assert!(store.quarantine(None).unwrap()[0].reason.contains("422"));
-    assert_eq!(e.entities().len(), 6);
+    assert_eq!(r.pushed, 2, "the work order exists: delivered");
+    let run = &store.runs(None, 1).unwrap()[0];
+    assert!(run.remote_refs[0].contains("state=failed"), "{run:?}");
+}
+
+#[tokio::test]
+async fn a_sync_trigger_timeout_is_delivered_unconfirmed_and_never_resent() {
+    let e = emulator().await;
+    e.set_reply(WebhookReply::AfterCompletion {
+        run_time: Duration::from_secs(30),
+        timeout: Duration::from_millis(300),
+        succeeds: true,
+    });
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("x", 2), &EventApplier::new())
+        .unwrap();
+    let m = manager(&store, config(&e, &[])).await;
+    let r = m.synchronize(None).await.unwrap();
+    assert_eq!((r.pushed, r.retries), (2, 0));
+    assert_eq!(e.work_orders().len(), 1, "one work order, not re-sent");
+    let run = &store.runs(None, 1).unwrap()[0];
+    assert!(run.remote_refs[0].contains("unconfirmed"), "{run:?}");
+    assert_eq!(store.pending_count(&m.config().id).unwrap(), 0);
 }
 
 fn big_events(n: usize, bytes: usize) -> Vec<FormSubmission> {
@@ -246,21 +279,219 @@ async fn batches_are_bounded_in_bytes_and_413_splits_them() {
     // Default byte bound (9 MB): 12 × 1 MB goes out in two requests, no 413.
     let m = manager(&store, config(&e, &[])).await;
     assert_eq!(m.synchronize(None).await.unwrap().pushed, 12);
-    assert_eq!(e.state.lock().unwrap().webhook_requests, 2);
+    assert_eq!(e.webhook_requests(), 2);
 
-    // With the bound raised past OpenFn's limit, the 413 splits the batch and all arrive.
-    let e2 = emulator().await;
+    // An instance with a lower limit (MAX_DATACLIP_SIZE_MB=5): the 413 splits the batch,
+    // and all arrive.
+    let e2 = OpenFnEmulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        OpenFnSetup {
+            webhook_id: "abc123".into(),
+            api_key: Some(API_KEY.into()),
+            collections_token: TOKEN.into(),
+            max_dataclip_bytes: Some(5_000_000),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    e2.create_collection(DEFAULT_PROJECT, "registrations");
     let (store2, _dir2) = temp_store();
     store2
-        .append_local(&big_events(12, 1 << 20), &EventApplier::new())
+        .append_local(&big_events(8, 1 << 20), &EventApplier::new())
         .unwrap();
-    let m2 = manager(&store2, config(&e2, &[("maxBatchBytes", "50000000")])).await;
+    let m2 = manager(&store2, config(&e2, &[])).await;
     let r = m2.synchronize(None).await.unwrap();
-    assert_eq!((r.pushed, r.quarantined), (12, 0));
+    assert_eq!((r.pushed, r.quarantined), (8, 0));
+    assert_eq!(e2.webhook_requests(), 3, "one 413, then two halves");
+    assert_eq!(e2.entities().len(), 8);
+}
+
+#[tokio::test]
+async fn parts_delivered_before_a_failure_are_not_sent_again_in_the_run() {
+    // 3 × 4 MB: two requests under the 9 MB bound. The second is refused once by the
+    // database; the host retries the batch, and only the second part goes out again.
+    let e = emulator().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&big_events(3, 4 << 20), &EventApplier::new())
+        .unwrap();
+    let m = manager(&store, config(&e, &[])).await;
+    // The first request passes; the second meets a 503.
+    e.inject(vec![
+        Fault::default(),
+        Fault {
+            status: Some(503),
+            ..Default::default()
+        },
+    ]);
+    let r = m.synchronize(None).await.unwrap();
+    assert_eq!((r.pushed, r.retries), (3, 1));
     assert_eq!(
-        e2.state.lock().unwrap().webhook_requests,
-        3,
-        "one 413, then two halves"
+        e.work_orders().len(),
+        2,
+        "one work order per part: the delivered part was not re-sent"
     );
-    assert_eq!(e2.entities().len(), 12);
+    assert_eq!(e.entities().len(), 3);
+}
+
+// --- Pull from Collections ----------------------------------------------------------------
+
+#[tokio::test]
+async fn collection_items_are_pulled_with_their_updates_and_guids_stable_per_version() {
+    let e = emulator().await;
+    for i in 0..5 {
+        e.put_item(
+            "registrations",
+            &format!("reg-{i}"),
+            &json!({"name": format!("R{i}"), "externalId": format!("OF-{i}")}).to_string(),
+        );
+    }
+    let (store, _dir) = temp_store();
+    let m = manager(&store, config(&e, &[("batchSize", "2")])).await;
+    let first = m.synchronize(None).await.unwrap();
+    assert_eq!((first.pulled, first.applied, first.pull_pages), (5, 5, 3));
+    let entity = store
+        .entity("openfn:registrations:reg-3")
+        .unwrap()
+        .expect("item applied as an entity");
+    assert_eq!(entity.modified.name.as_deref(), Some("R3"));
+    assert_eq!(entity.modified.external_id.as_deref(), Some("OF-3"));
+
+    // Items near the pass's start may be read again: same key and version, same guid.
+    let again = m.synchronize(None).await.unwrap();
+    assert_eq!(again.applied, 0, "nothing new: {again:?}");
+    assert_eq!(again.duplicates, again.pulled);
+
+    // An update keeps the item's place (its id) in Lightning's order: only
+    // `updated_after` finds it.
+    e.put_item(
+        "registrations",
+        "reg-1",
+        &json!({"name": "R1 renamed"}).to_string(),
+    );
+    e.put_item("registrations", "reg-5", &json!({"name": "R5"}).to_string());
+    let later = m.synchronize(None).await.unwrap();
+    assert_eq!(later.applied, 2, "the update and the new item: {later:?}");
+    assert_eq!(
+        store
+            .entity("openfn:registrations:reg-1")
+            .unwrap()
+            .unwrap()
+            .modified
+            .name
+            .as_deref(),
+        Some("R1 renamed")
+    );
+
+    // Another config pulling the same collection from the start: same key and version,
+    // same guid, so nothing is applied twice. The entities were created by the first
+    // config's pulls (and passing those events on to the second config's push makes
+    // nothing its own): nothing is applied, nothing new is quarantined for versions
+    // already stored.
+    let mut second = config(&e, &[]);
+    second.id = "another-openfn-config".into();
+    let other = manager(&store, second).await;
+    let replay = other.synchronize(None).await.unwrap();
+    assert_eq!(
+        (replay.pulled, replay.duplicates, replay.applied),
+        (6, 6, 0)
+    );
+}
+
+#[tokio::test]
+async fn an_update_behind_the_page_cursor_during_a_pass_is_pulled_by_the_next() {
+    let e = emulator().await;
+    for i in 0..5 {
+        e.put_item(
+            "registrations",
+            &format!("reg-{i}"),
+            &json!({"name": format!("R{i}")}).to_string(),
+        );
+    }
+    // Pages of 2: between page 1 and 2, reg-0 (already read) changes; between page 2 and
+    // 3, reg-4 (not yet read) changes after it, so the pass's newest `updated` is later
+    // than reg-0's change.
+    e.write_before_request(
+        2,
+        "registrations",
+        "reg-0",
+        &json!({"name": "R0 v2"}).to_string(),
+    );
+    e.write_before_request(
+        3,
+        "registrations",
+        "reg-4",
+        &json!({"name": "R4 v2"}).to_string(),
+    );
+    let (store, _dir) = temp_store();
+    let m = manager(&store, config(&e, &[("batchSize", "2")])).await;
+    m.synchronize(None).await.unwrap();
+    let name = |k: &str| {
+        store
+            .entity(&format!("openfn:registrations:{k}"))
+            .unwrap()
+            .unwrap()
+            .modified
+            .name
+    };
+    assert_eq!(name("reg-4").as_deref(), Some("R4 v2"));
+    assert_eq!(
+        name("reg-0").as_deref(),
+        Some("R0"),
+        "changed behind the cursor"
+    );
+    m.synchronize(None).await.unwrap();
+    assert_eq!(name("reg-0").as_deref(), Some("R0 v2"), "not lost");
+}
+
+#[tokio::test]
+async fn a_collection_name_in_two_projects_needs_the_project_id() {
+    let e = emulator().await;
+    let other_project = "9d2c8f1e-1111-4222-8333-444455556666";
+    e.put_item(
+        "registrations",
+        "mine",
+        &json!({"name": "Mine"}).to_string(),
+    );
+    e.put_item_in(
+        other_project,
+        "registrations",
+        "theirs",
+        &json!({"name": "Theirs"}).to_string(),
+    );
+    let (store, _dir) = temp_store();
+    let m = manager(&store, config(&e, &[])).await;
+    let err = m.synchronize(None).await.unwrap_err();
+    assert_eq!(err.class().as_str(), "config");
+    assert!(err.to_string().contains("set the projectId"), "{err}");
+
+    for version in ["1", "2"] {
+        let (store, _dir) = temp_store();
+        let mut c = config(
+            &e,
+            &[
+                ("projectId", other_project),
+                ("collectionsApiVersion", version),
+            ],
+        );
+        c.id = format!("by-project-v{version}");
+        let m = manager(&store, c).await;
+        let r = m.synchronize(None).await.unwrap();
+        assert_eq!(r.applied, 1, "v{version}");
+        assert!(store
+            .entity("openfn:registrations:theirs")
+            .unwrap()
+            .is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_missing_collection_is_a_config_error_naming_it() {
+    let e = emulator().await;
+    let (store, _dir) = temp_store();
+    let m = manager(&store, config(&e, &[("collectionName", "no-such-thing")])).await;
+    let err = m.synchronize(None).await.unwrap_err();
+    assert_eq!(err.class().as_str(), "config");
+    assert!(err.to_string().contains("no-such-thing"), "{err}");
 }

@@ -66,8 +66,15 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
-    /// Run the mock sync server in the foreground.
+    /// Run an emulated external system in the foreground, to try an adapter by hand; it
+    /// prints a config to use with it.
     MockServer {
+        /// Which system: mock-sync (the mock sync server), original-sync (an endpoint built
+        /// for the original DataCollect adapter), webhook (a generic webhook, for
+        /// custom-adapter and the JS/Python examples), openfn (Lightning: a webhook trigger
+        /// and Collections), openspp (OpenSPP's Odoo JSON-RPC).
+        #[arg(long, value_enum, default_value_t = MockKind::MockSync)]
+        kind: MockKind,
         /// Port to listen on.
         #[arg(long, default_value_t = 3000)]
         port: u16,
@@ -82,11 +89,22 @@ pub enum Command {
         #[arg(long = "fault")]
         faults: Vec<String>,
     },
-    /// Validate a config and say whether an adapter for its type is available.
+    /// Validate a config (the host's rules and the adapter's own) and say whether an
+    /// adapter for its type is available; `--connect` also tries the credentials.
     Check {
         /// The config to check.
         #[arg(long)]
         config: PathBuf,
+        /// Also try the credentials against the external system, without changing anything
+        /// there (an adapter that cannot test without side effects says so).
+        #[arg(long)]
+        connect: bool,
+        /// The event store whose holds and remembered secrets apply (default: none kept).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Credentials for the test: username (password from DCSYNC_PASSWORD).
+        #[arg(long)]
+        username: Option<String>,
     },
     /// Cursors, pending events, quarantine and last run of a config.
     Status {
@@ -161,6 +179,21 @@ pub enum Command {
         #[arg(long, value_parser = humantime::parse_duration)]
         interval: Option<std::time::Duration>,
     },
+}
+
+/// The systems `dcsync mock-server` can emulate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MockKind {
+    /// The mock sync server (type mock-sync-server).
+    MockSync,
+    /// An endpoint built for the original DataCollect mock-sync-server adapter.
+    OriginalSync,
+    /// A generic webhook with basic auth (custom-adapter, js-webhook, python-webhook).
+    Webhook,
+    /// OpenFn Lightning: a webhook trigger and Collections (openfn-adapter).
+    Openfn,
+    /// OpenSPP's Odoo JSON-RPC (openspp-adapter).
+    Openspp,
 }
 
 /// `dcsync events …`.

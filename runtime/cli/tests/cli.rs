@@ -531,3 +531,100 @@ fn a_missing_adapter_directory_is_named_and_dcsync_adapters_fails() {
         "{text}"
     );
 }
+
+/// Run `dcsync` with `args` off the async runtime; (success, stdout, stderr).
+async fn dcsync_async(args: Vec<std::ffi::OsString>) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = dcsync().args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_reports_every_problem_and_connect_tries_the_credentials_without_side_effects() {
+    use dcsync_emulators::openfn::{OpenFnEmulator, OpenFnSetup, DEFAULT_PROJECT};
+    let e = OpenFnEmulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        OpenFnSetup {
+            webhook_id: "trig".into(),
+            api_key: Some("sk_live_CHECK_123456".into()),
+            collections_token: "tok_CHECK_654321".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    e.create_collection(DEFAULT_PROJECT, "registrations");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, extra: serde_json::Value| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            serde_json::json!({"type": "openfn-adapter", "auth": "api-key",
+                "url": e.webhook_url(), "extraFields": extra})
+            .to_string(),
+        )
+        .unwrap();
+        path
+    };
+    // Three problems, conditional ones included, all at once.
+    let bad = write(
+        "bad.json",
+        serde_json::json!([{"name": "collectionName", "value": "registrations"},
+            {"name": "projectId", "value": "not-a-uuid"}]),
+    );
+    let (ok, _, stderr) = dcsync_async(vec!["check".into(), "--config".into(), bad.into()]).await;
+    assert!(!ok);
+    for field in [
+        "extraFields.apiKey",
+        "extraFields.collectionsToken",
+        "extraFields.projectId",
+    ] {
+        assert!(stderr.contains(field), "{field}: {stderr}");
+    }
+    assert!(stderr.contains("3 problems"), "{stderr}");
+
+    let good = write(
+        "good.json",
+        serde_json::json!([{"name": "apiKey", "value": "sk_live_CHECK_123456"},
+            {"name": "collectionName", "value": "registrations"},
+            {"name": "collectionsToken", "value": "tok_CHECK_654321"}]),
+    );
+    let (ok, stdout, stderr) = dcsync_async(vec![
+        "check".into(),
+        "--connect".into(),
+        "--config".into(),
+        good.into(),
+    ])
+    .await;
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("connection ok: the webhook trigger accepted the credentials; collection \"registrations\" is readable"),
+        "{stdout}"
+    );
+    assert!(e.work_orders().is_empty(), "the test created no work order");
+
+    let wrong = write(
+        "wrong.json",
+        serde_json::json!([{"name": "apiKey", "value": "sk_live_WRONG_000000"}]),
+    );
+    let (ok, stdout, stderr) = dcsync_async(vec![
+        "check".into(),
+        "--connect".into(),
+        "--config".into(),
+        wrong.into(),
+    ])
+    .await;
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("connection failed [unauthorized]"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sk_live_WRONG_000000"), "{stderr}");
+}

@@ -6,7 +6,7 @@
 //! never leave this module in `Debug`, `Display` or an error: they print as `***`.
 
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use thiserror::Error;
 
@@ -149,7 +149,17 @@ pub struct ExternalSyncConfig {
     pub extra_fields: Vec<ExtraField>,
     /// Names of the extra fields whose values are secret.
     secret_fields: BTreeSet<String>,
+    /// Top-level keys dcsync does not know (the original product's configs carry some
+    /// of their own), kept as they were written: each is also handed to the adapter as an
+    /// extra field of that name (its JSON text when not a string), unless `extraFields`
+    /// has one of that name.
+    top_level: BTreeMap<String, Value>,
+    /// The extra fields that were added from `top_level` (written back there).
+    from_top_level: BTreeSet<String>,
 }
+
+/// The keys of an external sync config dcsync itself reads.
+const KNOWN_KEYS: [&str; 5] = ["id", "type", "url", "auth", "extraFields"];
 
 /// Host-side settings read from the extra fields, with their defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,14 +200,11 @@ impl ExternalSyncConfig {
             prefix = "externalSync.";
         }
         let field = |name: &str| format!("{prefix}{name}");
-        for key in obj.keys() {
-            if !["id", "type", "url", "auth", "extraFields"].contains(&key.as_str()) {
-                return Err(invalid(
-                    field(key),
-                    "unknown field (expected type, url, auth, extraFields, or id)",
-                ));
-            }
-        }
+        let top_level: BTreeMap<String, Value> = obj
+            .iter()
+            .filter(|(k, _)| !KNOWN_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let string = |name: &'static str| -> Result<Option<String>, ConfigError> {
             match obj.get(name) {
                 None | Some(Value::Null) => Ok(None),
@@ -215,7 +222,18 @@ impl ExternalSyncConfig {
         let url = string("url")?.ok_or(ConfigError::Missing("url"))?;
         let parsed = check_url(&url).map_err(|m| invalid(field("url"), m))?;
         let auth = string("auth")?;
-        let extra_fields = parse_extra_fields(obj.get("extraFields"), &field("extraFields"))?;
+        let mut extra_fields = parse_extra_fields(obj.get("extraFields"), &field("extraFields"))?;
+        let mut from_top_level = BTreeSet::new();
+        for (key, value) in &top_level {
+            if !extra_fields.iter().any(|f| &f.name == key) {
+                from_top_level.insert(key.clone());
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                extra_fields.push(ExtraField::new(key.clone(), text));
+            }
+        }
         let id = match string("id")? {
             Some(id) if !id.trim().is_empty() => id,
             Some(_) => return Err(invalid(field("id"), "must not be empty")),
@@ -233,6 +251,8 @@ impl ExternalSyncConfig {
             auth,
             extra_fields,
             secret_fields,
+            top_level,
+            from_top_level,
         };
         config
             .settings()
@@ -240,11 +260,13 @@ impl ExternalSyncConfig {
         Ok(config)
     }
 
-    /// The config as DataCollect JSON (bare), secret values shown as `***` when `redact`.
+    /// The config as DataCollect JSON (bare), secret values shown as `***` when `redact`;
+    /// top-level keys dcsync does not know are written back where they were.
     pub fn to_json(&self, redact: bool) -> Value {
         let fields: Vec<Value> = self
             .extra_fields
             .iter()
+            .filter(|f| !self.is_top_level(&f.name))
             .map(|f| {
                 let value = if redact && self.is_secret(&f.name) {
                     "***"
@@ -258,7 +280,24 @@ impl ExternalSyncConfig {
         if let Some(auth) = &self.auth {
             v["auth"] = Value::String(auth.clone());
         }
+        for (key, value) in &self.top_level {
+            v[key] = if redact && self.is_secret(key) {
+                Value::String("***".into())
+            } else {
+                value.clone()
+            };
+        }
         v
+    }
+
+    /// Top-level keys dcsync does not know, handed to the adapter as extra fields.
+    pub fn top_level_keys(&self) -> impl Iterator<Item = &str> {
+        self.top_level.keys().map(String::as_str)
+    }
+
+    /// Whether the extra field `name` came from a top-level key.
+    fn is_top_level(&self, name: &str) -> bool {
+        self.from_top_level.contains(name)
     }
 
     /// Take the values of fields given as `***` from `previous` (an edit that did not

@@ -205,3 +205,40 @@ fn names_that_carry_credentials_are_secret_without_a_declaration() {
         assert!(!looks_secret(name), "{name} is not secret");
     }
 }
+
+#[test]
+fn top_level_keys_of_the_original_product_are_kept_and_handed_to_the_adapter() {
+    // The original's configs may carry keys of their own (an adapter's options): accepted
+    // unchanged, given to the adapter as extra fields, and written back where they were.
+    let options = json!({"individual": {"fieldMap": {"firstName": "given_name"}}});
+    let c = ExternalSyncConfig::from_value(&json!({"externalSync": {
+        "type": "openspp-adapter", "url": "https://spp.example.org",
+        "opensppAdapterOptions": options, "apiPassword": "hunter2-hunter2",
+        "extraFields": [{"name": "database", "value": "prod"}]}}))
+    .unwrap();
+    assert_eq!(
+        c.extra("opensppAdapterOptions"),
+        Some(options.to_string().as_str())
+    );
+    assert!(c.is_secret("apiPassword"), "secret by name wherever it is");
+    let back = c.to_json(true);
+    assert_eq!(back["opensppAdapterOptions"], options);
+    assert_eq!(back["apiPassword"], "***");
+    let names: Vec<&str> = back["extraFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["database"], "not duplicated into extraFields");
+    assert_eq!(
+        c.top_level_keys().collect::<Vec<_>>(),
+        ["apiPassword", "opensppAdapterOptions"]
+    );
+    // An extra field of the same name wins; the top-level value is still written back.
+    let both = ExternalSyncConfig::from_value(&json!({"type": "t", "url": "https://x.org",
+        "batchSize": "7", "extraFields": [{"name": "batchSize", "value": "9"}]}))
+    .unwrap();
+    assert_eq!(both.extra("batchSize"), Some("9"));
+    assert_eq!(both.to_json(false)["batchSize"], "7");
+}

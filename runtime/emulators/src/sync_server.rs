@@ -4,6 +4,11 @@
 //!   `{"received", "duplicates", "rejected": [{guid, reason}]}`.
 //! - `GET /mock-sync?since=<cursor>&limit=<n>`: pages of the external records it holds
 //!   (seeded, never the pushed ones): `{"data", "nextCursor", "hasMore"}`.
+//! - Started with [`MockSyncServer::start_original`], it answers as the servers built for
+//!   the original DataCollect adapter do (idpass-data-collect@5478720,
+//!   `MockSyncServerAdapter`): a push gets a bare `200 ok`, and `GET ?since=<timestamp>`
+//!   answers one bare JSON array of every record `{id, timestamp, …fields}` whose
+//!   timestamp sorts after `since` (compared as strings, as the original did).
 //! - `POST /mock-sync/seed` `{"records": [{entityGuid, type?, data, timestamp?, guid?}…]}`.
 //! - `GET /mock-sync/received`: what was pushed, with request counts and batch ids.
 //! - `POST /mock-sync/faults` `{status?, retryAfter?, delayMs?, malformed?, drop?, rejectGuids?, times?}`
@@ -40,6 +45,8 @@ pub struct MockState {
     pub requests: u64,
     /// The `x-api-key` header of each push, as received.
     pub api_keys: Vec<String>,
+    /// Answer in the original adapter's shapes (bare arrays, no paging).
+    pub original_shape: bool,
     pub faults: FaultPlan,
 }
 
@@ -53,7 +60,23 @@ pub struct MockSyncServer {
 impl MockSyncServer {
     /// Start on `addr` (port 0: any free port) in the current tokio runtime.
     pub async fn start(addr: SocketAddr) -> std::io::Result<Self> {
-        let state = Arc::new(Mutex::new(MockState::default()));
+        Self::start_with(addr, MockState::default()).await
+    }
+
+    /// A server built for the original DataCollect adapter (see the module docs).
+    pub async fn start_original(addr: SocketAddr) -> std::io::Result<Self> {
+        Self::start_with(
+            addr,
+            MockState {
+                original_shape: true,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    async fn start_with(addr: SocketAddr, state: MockState) -> std::io::Result<Self> {
+        let state = Arc::new(Mutex::new(state));
         let app = Router::new()
             .route("/mock-sync", post(push).get(pull))
             .route("/mock-sync/seed", post(seed))
@@ -209,8 +232,28 @@ async fn push(
         }
     }
     s.duplicates += duplicates;
+    if s.original_shape {
+        return "ok".into_response();
+    }
     Json(json!({"received": received, "duplicates": duplicates, "rejected": rejected}))
         .into_response()
+}
+
+/// The original adapter's pull: every record after `since`, as one bare array of
+/// `{id, timestamp, …data}`.
+fn original_pull(s: &MockState, since: &str) -> Response {
+    let records: Vec<Value> = s
+        .external
+        .iter()
+        .filter(|r| r["timestamp"].as_str().unwrap_or_default() > since)
+        .map(|r| {
+            let mut flat = r["data"].as_object().cloned().unwrap_or_default();
+            flat.insert("id".into(), r["entityGuid"].clone());
+            flat.insert("timestamp".into(), r["timestamp"].clone());
+            Value::Object(flat)
+        })
+        .collect();
+    Json(records).into_response()
 }
 
 #[derive(Deserialize)]
@@ -223,7 +266,18 @@ async fn pull(State(state): State<Shared>, Query(q): Query<PullQuery>) -> Respon
     if let (_, Some(resp)) = apply_fault(&state).await {
         return resp;
     }
-    let start = match q.since.as_deref().map(str::parse::<usize>) {
+    if state.lock().is_ok_and(|s| s.original_shape) {
+        let mut s = state.lock().expect("mock state");
+        s.pull_requests += 1;
+        return original_pull(&s, q.since.as_deref().unwrap_or_default());
+    }
+    // The original adapter sends `since=` (empty) on its first pull.
+    let start = match q
+        .since
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<usize>)
+    {
         None => 0,
         Some(Ok(n)) => n,
         Some(Err(_)) => {

@@ -86,6 +86,29 @@ pub trait AdapterCalls: Send + Sync {
     fn manifest(&self) -> Option<&Manifest> {
         None
     }
+
+    /// `validate(config)` (1.1): the adapter's own rules, with no I/O; none by default.
+    fn validate_config<'a>(
+        &'a self,
+        _config: &'a AdapterConfigView,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<FieldProblem>, CallError>> + Send + 'a>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// `check-connection(config)` (1.1); `None` when the adapter has no such export.
+    fn check_connection_with<'a>(
+        &'a self,
+        _ctx: CallContext,
+        _config: &'a AdapterConfigView,
+    ) -> CallFuture<'a, Option<ConnectionCheck>> {
+        Box::pin(async {
+            CallOutcome {
+                result: Ok(None),
+                context: None,
+                stats: CallStats::default(),
+            }
+        })
+    }
 }
 
 /// A linked component and where its exports are: `adapter` always, the 1.1 optional
@@ -451,6 +474,21 @@ impl AdapterCalls for LoadedAdapter {
 
     fn manifest(&self) -> Option<&Manifest> {
         self.manifest.as_ref()
+    }
+
+    fn validate_config<'a>(
+        &'a self,
+        config: &'a AdapterConfigView,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<FieldProblem>, CallError>> + Send + 'a>> {
+        Box::pin(self.validate(config))
+    }
+
+    fn check_connection_with<'a>(
+        &'a self,
+        ctx: CallContext,
+        config: &'a AdapterConfigView,
+    ) -> CallFuture<'a, Option<ConnectionCheck>> {
+        Box::pin(self.check_connection(ctx, config))
     }
 
     fn push_batch<'a>(

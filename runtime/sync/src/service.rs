@@ -47,6 +47,9 @@ pub enum CheckError {
     /// The adapter is there; the config does not satisfy it.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// The adapter's own check failed to run (it trapped, or hit a limit).
+    #[error("the adapter's validate failed: {0}")]
+    Adapter(String),
 }
 
 impl CheckError {
@@ -58,6 +61,10 @@ impl CheckError {
                 message: self.to_string(),
             }],
             CheckError::Resolve(e) => e.problems.clone(),
+            CheckError::Adapter(_) => vec![FieldProblem {
+                field: "type".into(),
+                message: self.to_string(),
+            }],
         }
     }
 }
@@ -102,8 +109,10 @@ impl SyncService {
         &self.settings
     }
 
-    /// Check `config` against the adapter serving its type now.
-    pub fn check(&self, config: &ExternalSyncConfig) -> Result<ResolvedConfig, CheckError> {
+    /// Check `config` against the adapter serving its type now: the host's rules
+    /// (declared secrets, required fields, settings), then the adapter's own (its 1.1
+    /// `validate`, conditional rules included), every problem at once.
+    pub async fn check(&self, config: &ExternalSyncConfig) -> Result<ResolvedConfig, CheckError> {
         let adapter =
             self.registry
                 .get(&config.adapter_type)
@@ -111,7 +120,25 @@ impl SyncService {
                     adapter_type: config.adapter_type.clone(),
                     loaded: self.registry.types().join(", "),
                 })?;
-        Ok(resolve(config, &adapter.info)?)
+        let resolved = resolve(config, &adapter.info)?;
+        let view = crate::manager::offline_view(&resolved.config);
+        let problems = adapter
+            .validate(&view)
+            .await
+            .map_err(|e| CheckError::Adapter(e.to_string()))?;
+        if !problems.is_empty() {
+            return Err(CheckError::Resolve(ResolveError {
+                adapter_type: config.adapter_type.clone(),
+                problems: problems
+                    .into_iter()
+                    .map(|p| FieldProblem {
+                        field: p.field,
+                        message: p.message,
+                    })
+                    .collect(),
+            }));
+        }
+        Ok(resolved)
     }
 
     /// A manager for `config` (not yet initialized).

@@ -39,12 +39,29 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 },
         } => events::import(&store, &path, json, max_event_bytes),
         Command::MockServer {
+            kind,
             port,
             host,
             latency_ms,
             faults,
-        } => mock_server::run(&host, port, latency_ms, &faults).await,
-        Command::Check { config } => check::run(&ctx, &config).await,
+        } => mock_server::run(kind, &host, port, latency_ms, &faults).await,
+        Command::Check {
+            config,
+            connect,
+            store,
+            username,
+        } => {
+            check::run(
+                &ctx,
+                check::CheckArgs {
+                    config: &config,
+                    connect,
+                    store: store.as_deref(),
+                    username,
+                },
+            )
+            .await
+        }
         Command::Status {
             config,
             store,

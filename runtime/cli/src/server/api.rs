@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use datacollect_sync::config::{ConfigError, Credentials, ExternalSyncConfig};
-use datacollect_sync::service::CheckError;
+use datacollect_sync::resolve::FieldProblem;
 use datacollect_sync::status::{adapter_entries, config_status, AdapterEntry};
 use datacollect_sync::store::{blocking, StoreError};
 use datacollect_sync::{EventApplier, SyncError};
@@ -19,20 +19,22 @@ use std::sync::Arc;
 
 type AppState = State<Arc<ServerState>>;
 
-/// An error answer: the status, the message, and the field it is about.
+/// An error answer: the status, the message, the field it is about (the first, when
+/// there are several), and every problem of a config, field by field.
 struct Problem {
     status: StatusCode,
     error: String,
     field: Option<String>,
+    problems: Vec<FieldProblem>,
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": self.error, "field": self.field })),
-        )
-            .into_response()
+        let mut body = json!({ "error": self.error, "field": self.field });
+        if !self.problems.is_empty() {
+            body["problems"] = json!(self.problems);
+        }
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -41,6 +43,7 @@ fn invalid(error: impl ToString, field: Option<&str>) -> Problem {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         error: error.to_string(),
         field: field.map(str::to_string),
+        problems: Vec::new(),
     }
 }
 
@@ -49,6 +52,7 @@ pub(super) fn problem(status: StatusCode, error: impl ToString, field: Option<&s
         status,
         error: error.to_string(),
         field: field.map(str::to_string),
+        problems: Vec::new(),
     }
     .into_response()
 }
@@ -66,7 +70,7 @@ fn store_problem(e: StoreError) -> Response {
 }
 
 /// Parse and check a config as `dcsync check` does; the 422 names the field.
-fn validate(state: &ServerState, body: &Value) -> Result<ExternalSyncConfig, Problem> {
+async fn validate(state: &ServerState, body: &Value) -> Result<ExternalSyncConfig, Problem> {
     let mut config = ExternalSyncConfig::from_value(body).map_err(|e| {
         let field = match &e {
             ConfigError::Missing(f) => Some(f.to_string()),
@@ -77,14 +81,15 @@ fn validate(state: &ServerState, body: &Value) -> Result<ExternalSyncConfig, Pro
         };
         invalid(&e, field.as_deref())
     })?;
-    match state.service.check(&config) {
+    match state.service.check(&config).await {
         Ok(resolved) => config = resolved.config,
         Err(e) => {
-            let field = match &e {
-                CheckError::NoAdapter { .. } => Some("type".to_string()),
-                CheckError::Resolve(r) => r.problems.first().map(|p| p.field.clone()),
-            };
-            return Err(invalid(&e, field.as_deref()));
+            let problems = e.problems();
+            let field = problems.first().map(|p| p.field.clone());
+            return Err(Problem {
+                problems,
+                ..invalid(&e, field.as_deref())
+            });
         }
     }
     Ok(config)
@@ -124,7 +129,7 @@ pub async fn list_configs(State(state): AppState) -> Response {
 }
 
 pub async fn create_config(State(state): AppState, ApiJson(body): ApiJson<Value>) -> Response {
-    let config = match validate(&state, &body) {
+    let config = match validate(&state, &body).await {
         Ok(c) => c,
         Err(p) => return p.into_response(),
     };
@@ -171,7 +176,7 @@ pub async fn update_config(
         }
         _ => target["id"] = json!(id),
     }
-    let mut config = match validate(&state, &body) {
+    let mut config = match validate(&state, &body).await {
         Ok(c) => c,
         Err(p) => return p.into_response(),
     };

@@ -13,15 +13,15 @@ mod run;
 pub use report::{Progress, ProgressFn, SyncError, SyncReport};
 
 use crate::registry::AdapterRegistry;
-use crate::resolve::resolve;
+use crate::resolve::{resolve, FieldProblem, ResolveError};
 use dcsync_applier::EventApplier;
-use dcsync_contract::adapter::{AdapterConfigView, Capability};
+use dcsync_contract::adapter::{AdapterConfigView, Capability, ConnectionCheck};
 use dcsync_contract::config::{Credentials, ExternalSyncConfig, SyncSettings};
 use dcsync_contract::limits::Limits;
 use dcsync_contract::outcome::RunStatus;
 use dcsync_engine::AdapterCalls;
 use dcsync_host::secrets::{SecretPolicy, Secrets};
-use dcsync_host::HttpClients;
+use dcsync_host::{CallContext, HttpClients, HttpPolicy};
 use dcsync_store::{blocking, EventStore, RunRecord};
 use run::Run;
 use std::collections::BTreeMap;
@@ -217,6 +217,32 @@ impl ExternalSyncManager {
 
     /// Everything a run needs before it talks to the adapter; the lock is held from here.
     async fn begin(&self, credentials: Option<Credentials>) -> Result<Prepared, SyncError> {
+        let c = self.check(credentials.as_ref()).await?;
+        let id = self.config.id.clone();
+        let wait = self.wait_for_lock;
+        let lease = blocking(&self.store, move |s| s.lock_config(&id, wait)).await?;
+        let (config_id, ty, version) = (
+            self.config.id.clone(),
+            c.adapter.info().adapter_type.clone(),
+            c.adapter.info().version.clone(),
+        );
+        let run_id = blocking(&self.store, move |s| s.begin_run(&config_id, &ty, &version)).await?;
+        Ok(Prepared {
+            limits: c.limits,
+            view: c.view,
+            secrets: c.secrets,
+            policy: c.policy,
+            adapter: c.adapter,
+            settings: c.settings,
+            run_id,
+            _lease: lease,
+        })
+    }
+
+    /// Everything a sync or a connection test needs before it talks to the adapter: the
+    /// adapter serving the type now, the config resolved against it (its declared and
+    /// remembered secrets, its required fields, its own rules), and no hold on it.
+    async fn check(&self, credentials: Option<&Credentials>) -> Result<Checked, SyncError> {
         let (true, Some(adapters)) = (self.initialized, &self.adapters) else {
             return Err(SyncError::NotInitialized);
         };
@@ -252,30 +278,82 @@ impl ExternalSyncManager {
                 reason,
             });
         }
-        let id = self.config.id.clone();
-        let wait = self.wait_for_lock;
-        let lease = blocking(&self.store, move |s| s.lock_config(&id, wait)).await?;
-        let (config_id, ty, version) = (
-            self.config.id.clone(),
-            adapter.info().adapter_type.clone(),
-            adapter.info().version.clone(),
-        );
-        let run_id = blocking(&self.store, move |s| s.begin_run(&config_id, &ty, &version)).await?;
-        let secrets = secrets_of(&resolved.config, credentials.as_ref());
+        let secrets = secrets_of(&resolved.config, credentials);
+        let view = adapter_view(&resolved.config, credentials.is_some(), &secrets);
+        // The adapter's own rules (1.1 `validate`), conditional ones included.
+        let problems = adapter
+            .validate_config(&view)
+            .await
+            .map_err(|e| redact_error(run::fatal(e), &secrets))?;
+        if !problems.is_empty() {
+            return Err(SyncError::Resolve(ResolveError {
+                adapter_type: self.config.adapter_type.clone(),
+                problems: problems
+                    .into_iter()
+                    .map(|p| FieldProblem {
+                        field: p.field,
+                        message: p.message,
+                    })
+                    .collect(),
+            }));
+        }
         let policy = SecretPolicy {
             manifest: adapter.manifest().cloned(),
             ..self.secret_rules.clone()
         };
-        Ok(Prepared {
+        Ok(Checked {
             limits: adapters.limits(),
-            view: adapter_view(&resolved.config, credentials.is_some(), &secrets),
-            secrets,
-            policy,
-            adapter,
             settings: resolved.settings,
-            run_id,
-            _lease: lease,
+            adapter,
+            secrets,
+            view,
+            policy,
         })
+    }
+
+    /// Try the config's credentials against the external system through the adapter's
+    /// 1.1 `check-connection`, under the same rules as a sync (secrets by placement, the
+    /// allowed origins, a hold when an answer holds a secret); `None` when the adapter
+    /// has no such export. Nothing is recorded in the run history: no sync ran.
+    pub async fn check_connection(
+        &self,
+        credentials: Option<Credentials>,
+    ) -> Result<Option<ConnectionCheck>, SyncError> {
+        let c = self.check(credentials.as_ref()).await?;
+        let http = match &self.clients {
+            Some(clients) => HttpPolicy::for_config(
+                clients,
+                &self.config.url,
+                &self.extra_origins,
+                std::time::Duration::from_millis(c.settings.timeout_ms),
+                &c.limits,
+            ),
+            None => HttpPolicy::offline(&c.limits),
+        };
+        let ctx = CallContext::new(
+            &self.config.id,
+            &self.config.adapter_type,
+            c.secrets.clone(),
+            http,
+            None,
+            &c.limits,
+        )
+        .with_secret_policy(c.policy.clone());
+        let outcome = c.adapter.check_connection_with(ctx, &c.view).await;
+        match outcome.result {
+            Ok(found) => Ok(found),
+            Err(e) => {
+                let e = run::fatal(e);
+                if matches!(e, SyncError::SecretEchoed) {
+                    let (id, reason) = (
+                        self.config.id.clone(),
+                        "a connection test saw an answer holding a secret value".to_string(),
+                    );
+                    blocking(&self.store, move |s| s.hold_config(&id, &reason)).await?;
+                }
+                Err(redact_error(e, &c.secrets))
+            }
+        }
     }
 
     /// The run itself, recorded in the run history and the metrics whatever its outcome.
@@ -396,6 +474,12 @@ fn secrets_of(config: &ExternalSyncConfig, credentials: Option<&Credentials>) ->
     Secrets::new(values)
 }
 
+/// The config as an adapter's offline `validate` sees it: secrets as references of a
+/// throwaway token (no value is given to the call, and it has no network anyway).
+pub(crate) fn offline_view(config: &ExternalSyncConfig) -> AdapterConfigView {
+    adapter_view(config, false, &secrets_of(config, None))
+}
+
 /// The config as the adapter sees it: secret values replaced by this run's references,
 /// and the credentials of the sync (if any) as two more secret extra fields.
 fn adapter_view(
@@ -431,6 +515,16 @@ fn adapter_view(
         extra_fields,
         secret_names,
     }
+}
+
+/// A config checked against the adapter serving it, with its secrets and their rules.
+struct Checked {
+    adapter: Arc<dyn AdapterCalls>,
+    limits: Limits,
+    settings: SyncSettings,
+    secrets: Secrets,
+    policy: SecretPolicy,
+    view: AdapterConfigView,
 }
 
 /// A run that holds its config's lock and has its id, ready to talk to the adapter.

@@ -268,7 +268,7 @@ impl Run<'_> {
 }
 
 /// A call failure that ends the run.
-fn fatal(e: CallError) -> SyncError {
+pub(super) fn fatal(e: CallError) -> SyncError {
     match e {
         CallError::Adapter(AdapterError::Config(m)) => SyncError::Config(m),
         CallError::Adapter(AdapterError::Unauthorized(m)) => SyncError::Unauthorized(m),
