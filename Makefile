@@ -5,29 +5,53 @@ ADAPTER_BUILD := adapters/target/wasm32-wasip2/release
 # Test-only components (they attack the host) stay out of the adapter directory.
 TEST_ADAPTERS := hostile hostile_v0 future_major broken mock_sync_server_next legacy_v1_0
 TEST_ADAPTER_OUT := target/test-adapters
+# Adapters written in JavaScript and Python (componentize-js, componentize-py), each built
+# from its source by the SDK's build script; rebuilt only when a source changes.
+SDK_JS := adapters/sdk-js/sdk.js adapters/sdk-js/build.mjs adapters/sdk-js/package-lock.json wit/external-sync.wit
+SDK_PY := adapters/sdk-py/datacollect_sdk.py adapters/sdk-py/build.py wit/external-sync.wit
+SCRIPT_ADAPTERS := $(ADAPTER_OUT)/js_webhook.wasm $(ADAPTER_OUT)/python_webhook.wasm \
+	$(TEST_ADAPTER_OUT)/hostile_js.wasm $(TEST_ADAPTER_OUT)/hostile_py.wasm
+PYTHON ?= python3
 
 .PHONY: setup adapters build run test bench install fmt clippy
 
 PREFIX ?= /usr/local
 
-## setup: install what is missing (the wasm32-wasip2 target; Chromium and its driver for
-## the admin page's browser test); safe to run again.
+## setup: install what is missing (the wasm32-wasip2 target; componentize-js and jco from
+## npm and componentize-py from PyPI, pinned, for the JS and Python adapters; Chromium and
+## its driver for the admin page's browser test); safe to run again.
 setup:
 	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+	@[ adapters/sdk-js/node_modules/.package-lock.json -nt adapters/sdk-js/package-lock.json ] || \
+		(cd adapters/sdk-js && npm ci --no-audit --no-fund --loglevel=error)
+	@$(PYTHON) -c "import importlib.metadata as m, sys; sys.exit(m.version('componentize-py') != '0.25.1')" 2>/dev/null || \
+		$(PYTHON) -m pip install -q -r adapters/sdk-py/requirements.txt || \
+		$(PYTHON) -m pip install -q --break-system-packages -r adapters/sdk-py/requirements.txt
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		echo "installing chromium and chromium-driver (browser test of the admin page)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-## adapters: build every adapter component (one workspace, one build) into target/adapters/.
+## adapters: build every adapter component into target/adapters/ (test-only ones into
+## target/test-adapters/): the Rust workspace in one build, then the JS and Python ones.
 adapters: setup
 	cd adapters && $(CARGO) build --release --locked
 	@mkdir -p $(ADAPTER_OUT) $(TEST_ADAPTER_OUT)
 	@for f in $(ADAPTER_BUILD)/*.wasm; do \
 		case " $(TEST_ADAPTERS) " in *" $$(basename $$f .wasm) "*) cp "$$f" $(TEST_ADAPTER_OUT)/;; *) cp "$$f" $(ADAPTER_OUT)/;; esac; \
 	done
+	@$(MAKE) --no-print-directory $(SCRIPT_ADAPTERS)
 	@ls $(ADAPTER_OUT) $(TEST_ADAPTER_OUT)
+
+$(ADAPTER_OUT)/js_webhook.wasm: adapters/examples/js-webhook/adapter.js $(SDK_JS)
+	node adapters/sdk-js/build.mjs $< $@
+$(TEST_ADAPTER_OUT)/hostile_js.wasm: adapters/hostile-js/adapter.js $(SDK_JS)
+	node adapters/sdk-js/build.mjs $< $@
+$(ADAPTER_OUT)/python_webhook.wasm: adapters/examples/python-webhook/app.py $(SDK_PY)
+	$(PYTHON) adapters/sdk-py/build.py adapters/examples/python-webhook app $@
+$(TEST_ADAPTER_OUT)/hostile_py.wasm: adapters/hostile-py/app.py $(SDK_PY)
+	$(PYTHON) adapters/sdk-py/build.py adapters/hostile-py app $@
 
 ## build: the host crate and the dcsync binary (debug).
 build:

@@ -32,6 +32,24 @@ pub fn test_adapter_dir() -> PathBuf {
     adapter_dir().join("../test-adapters")
 }
 
+/// The compiled-code cache every test binary shares (and `dcsync` run by the CLI tests,
+/// through `XDG_CACHE_HOME`, see [`test_cache_home`]): an adapter is compiled once per
+/// checkout, not once per test binary. JS and Python components take half a minute each.
+pub fn code_cache() -> datacollect_sync::engine::cache::CodeCache {
+    datacollect_sync::engine::cache::CodeCache::open(&test_cache_home().join("dcsync"))
+        .expect("the test code cache")
+}
+
+/// `XDG_CACHE_HOME` for `dcsync` processes started by tests.
+pub fn test_cache_home() -> PathBuf {
+    target_dir().join("test-cache")
+}
+
+/// An engine with `limits` and the shared code cache.
+pub fn runtime_with(limits: Limits) -> Arc<AdapterRuntime> {
+    AdapterRuntime::with_cache(limits, Some(code_cache())).expect("engine")
+}
+
 /// Run `make` (an async setup) to completion on its own thread and runtime, so what it
 /// builds can be shared once per test binary by tests running on different runtimes.
 pub fn build_shared<T, F, Fut>(make: F) -> T
@@ -57,7 +75,7 @@ pub fn registry() -> Arc<AdapterRegistry> {
     REGISTRY
         .get_or_init(|| {
             build_shared(|| async {
-                let runtime = AdapterRuntime::new(Limits::default()).expect("engine");
+                let runtime = runtime_with(Limits::default());
                 let registry = AdapterRegistry::load_dir(runtime, &adapter_dir()).await;
                 assert!(
                     registry.get("mock-sync-server").is_some(),
@@ -80,7 +98,7 @@ pub fn service(store: Arc<dyn EventStore>) -> Arc<datacollect_sync::SyncService>
 
 /// A registry of the mock adapter alone, under `limits`.
 pub async fn mock_registry(limits: Limits) -> Arc<AdapterRegistry> {
-    let runtime = AdapterRuntime::new(limits).expect("engine");
+    let runtime = runtime_with(limits);
     let registry = AdapterRegistry::new(runtime.clone());
     registry.insert(
         runtime

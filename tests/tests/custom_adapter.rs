@@ -1,5 +1,7 @@
-//! The custom-adapter component (the template adapter authors copy) against a generic
-//! webhook emulator.
+//! One behaviour suite run over three builds of the same generic webhook adapter: the
+//! Rust `custom-adapter` (the template adapter authors copy), `js-webhook` (JavaScript,
+//! componentize-js) and `python-webhook` (Python, componentize-py), against one webhook
+//! emulator. Each test is generated once per build.
 
 use datacollect_sync::{Credentials, EventApplier, ExternalSyncConfig};
 use datacollect_sync_e2e::*;
@@ -18,15 +20,14 @@ async fn emulator() -> WebhookEmulator {
     .unwrap()
 }
 
-fn config(e: &WebhookEmulator, password: &str) -> ExternalSyncConfig {
-    ExternalSyncConfig::from_value(&json!({ "type": "custom-adapter", "auth": "basic", "url": e.url(), "extraFields": [
+fn config(ty: &str, e: &WebhookEmulator, password: &str) -> ExternalSyncConfig {
+    ExternalSyncConfig::from_value(&json!({ "type": ty, "auth": "basic", "url": e.url(), "extraFields": [
         { "name": "username", "value": "sync_user" }, { "name": "password", "value": password },
         { "name": "header.X-Tenant", "value": "district-9" }, { "name": "batchSize", "value": "4" } ] }))
     .unwrap()
 }
 
-#[tokio::test]
-async fn push_and_pull_with_basic_auth_and_custom_headers() {
+async fn push_and_pull_with_basic_auth_and_custom_headers(ty: &str) {
     let e = emulator().await;
     e.seed(
         (0..6)
@@ -40,7 +41,7 @@ async fn push_and_pull_with_basic_auth_and_custom_headers() {
     store
         .append_local(&local_events("c", 10), &EventApplier::new())
         .unwrap();
-    let m = manager(&store, config(&e, "s3cret-PASS-77")).await;
+    let m = manager(&store, config(ty, &e, "s3cret-PASS-77")).await;
     let r = m.synchronize(None).await.unwrap();
     assert_eq!(
         (r.pushed, r.push_batches, r.pulled, r.applied),
@@ -60,14 +61,13 @@ async fn push_and_pull_with_basic_auth_and_custom_headers() {
     );
 }
 
-#[tokio::test]
-async fn wrong_password_is_unauthorized_and_sync_credentials_take_precedence() {
+async fn wrong_password_is_unauthorized_and_sync_credentials_take_precedence(ty: &str) {
     let e = emulator().await;
     let (store, _dir) = temp_store();
     store
         .append_local(&local_events("u", 1), &EventApplier::new())
         .unwrap();
-    let m = manager(&store, config(&e, "wrong-password")).await;
+    let m = manager(&store, config(ty, &e, "wrong-password")).await;
     let err = m.synchronize(None).await.unwrap_err();
     assert_eq!(err.class().as_str(), "unauthorized");
     assert_eq!(e.state.lock().unwrap().requests, 1, "not retried");
@@ -78,8 +78,7 @@ async fn wrong_password_is_unauthorized_and_sync_credentials_take_precedence() {
     assert_eq!(r.pushed, 1);
 }
 
-#[tokio::test]
-async fn rate_limit_and_server_errors_are_retried() {
+async fn rate_limit_and_server_errors_are_retried(ty: &str) {
     let e = emulator().await;
     let (store, _dir) = temp_store();
     store
@@ -96,21 +95,36 @@ async fn rate_limit_and_server_errors_are_retried() {
             ..Default::default()
         },
     ]);
-    let m = manager(&store, config(&e, "s3cret-PASS-77")).await;
+    let m = manager(&store, config(ty, &e, "s3cret-PASS-77")).await;
     let r = m.synchronize(None).await.unwrap();
     assert_eq!((r.pushed, r.retries), (4, 2));
     assert_eq!(e.received().len(), 4);
 }
 
-#[tokio::test]
-async fn refused_events_are_quarantined() {
+async fn refused_events_are_quarantined(ty: &str) {
     let e = emulator().await;
     let (store, _dir) = temp_store();
     let mut events = local_events("q", 5);
     events[1].data = json!({ "invalid": true });
     store.append_local(&events, &EventApplier::new()).unwrap();
-    let m = manager(&store, config(&e, "s3cret-PASS-77")).await;
+    let m = manager(&store, config(ty, &e, "s3cret-PASS-77")).await;
     let r = m.synchronize(None).await.unwrap();
     assert_eq!((r.pushed, r.quarantined), (4, 1));
     assert_eq!(store.quarantine(None).unwrap()[0].event_guid, "q-event-1");
 }
+
+/// Each behaviour, once per build.
+macro_rules! for_each_build {
+    ($($behaviour:ident),* $(,)?) => {
+        mod rust { $(#[tokio::test] async fn $behaviour() { super::$behaviour("custom-adapter").await })* }
+        mod javascript { $(#[tokio::test] async fn $behaviour() { super::$behaviour("js-webhook").await })* }
+        mod python { $(#[tokio::test] async fn $behaviour() { super::$behaviour("python-webhook").await })* }
+    };
+}
+
+for_each_build!(
+    push_and_pull_with_basic_auth_and_custom_headers,
+    wrong_password_is_unauthorized_and_sync_credentials_take_precedence,
+    rate_limit_and_server_errors_are_retried,
+    refused_events_are_quarantined,
+);

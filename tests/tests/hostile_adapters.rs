@@ -3,7 +3,7 @@
 //! well-behaved adapter in the same process syncs correctly right afterwards.
 //! SECURITY.md maps each attack to its test here.
 
-use datacollect_sync::engine::{AdapterRuntime, Limits};
+use datacollect_sync::engine::Limits;
 use datacollect_sync::limits::Limit;
 use datacollect_sync::store::RunRecord;
 use datacollect_sync::{
@@ -43,7 +43,7 @@ fn hostile_registry() -> Arc<AdapterRegistry> {
 }
 
 async fn registry_with(limits: Limits, test_adapters: &[&str]) -> Arc<AdapterRegistry> {
-    let runtime = AdapterRuntime::new(limits).unwrap();
+    let runtime = runtime_with(limits);
     let registry = AdapterRegistry::new(runtime.clone());
     registry.insert(
         runtime

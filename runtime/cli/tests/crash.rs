@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::dcsync;
+use common::dcsync_mock_only as dcsync;
 
 use datacollect_sync::model::SyncLevel;
 use datacollect_sync::{EventApplier, EventStore, ExternalSyncConfig, FormSubmission, SqliteStore};

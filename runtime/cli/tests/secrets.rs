@@ -33,7 +33,7 @@ struct Run {
 }
 
 fn sync(adapters: &Path, config: &Path, store: &Path) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_dcsync"))
+    let out = Command::new(env!("CARGO_BIN_EXE_dcsync")).env("XDG_CACHE_HOME", datacollect_sync_e2e::test_cache_home())
         // Everything at trace, except the compiler's own (megabytes of codegen, no data).
         .env("DCSYNC_LOG", "trace,cranelift_codegen=info,cranelift_frontend=info,wasmtime_cranelift=info,regalloc2=info,wasmtime=info")
         .env("DCSYNC_PASSWORD", CRED_PASS)
@@ -80,6 +80,7 @@ fn no_secret_value_escapes_any_sync() {
     let events = dir.path().join("events.jsonl");
     std::fs::write(&events, r#"{"guid":"g1","entityGuid":"p1","type":"create-individual","data":{"name":"A"},"timestamp":"2025-01-01T00:00:00Z"}"#).unwrap();
     let imported = Command::new(env!("CARGO_BIN_EXE_dcsync"))
+        .env("XDG_CACHE_HOME", datacollect_sync_e2e::test_cache_home())
         .args(["events", "import", "--store"])
         .arg(&store)
         .arg(&events)
@@ -136,6 +137,7 @@ fn no_secret_value_escapes_any_sync() {
     for attack in ["trap", "echo-transforms", "dump-config"] {
         std::fs::write(&events, format!(r#"{{"guid":"g-{attack}","entityGuid":"p1","type":"update-individual","data":{{}},"timestamp":"2025-01-02T00:00:00Z"}}"#)).unwrap();
         Command::new(env!("CARGO_BIN_EXE_dcsync"))
+            .env("XDG_CACHE_HOME", datacollect_sync_e2e::test_cache_home())
             .args(["events", "import", "--store"])
             .arg(&store)
             .arg(&events)
@@ -146,6 +148,7 @@ fn no_secret_value_escapes_any_sync() {
         if attack == "echo-transforms" {
             // The echo held the config: an operator releases it before the next attack.
             let status = Command::new(env!("CARGO_BIN_EXE_dcsync"))
+                .env("XDG_CACHE_HOME", datacollect_sync_e2e::test_cache_home())
                 .args(["status", "--config"])
                 .arg(&cfg)
                 .arg("--store")
@@ -155,6 +158,7 @@ fn no_secret_value_escapes_any_sync() {
             let status = String::from_utf8_lossy(&status.stdout).into_owned();
             assert!(status.contains("HELD"), "{status}");
             let release = Command::new(env!("CARGO_BIN_EXE_dcsync"))
+                .env("XDG_CACHE_HOME", datacollect_sync_e2e::test_cache_home())
                 .args(["release", "--config"])
                 .arg(&cfg)
                 .arg("--store")
@@ -195,6 +199,7 @@ fn no_secret_value_escapes_any_sync() {
         assert_clean(&format!("stderr of {what}"), &run.stderr);
     }
     let runs = Command::new(env!("CARGO_BIN_EXE_dcsync"))
+        .env("XDG_CACHE_HOME", datacollect_sync_e2e::test_cache_home())
         .args(["runs", "--json", "--store"])
         .arg(&store)
         .output()

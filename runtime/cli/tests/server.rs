@@ -301,8 +301,7 @@ async fn quarantine_is_listed_and_retried_through_the_api() {
 
 /// The mock adapter and the hostile test adapter (it declares `pin` and `passcode` secret).
 async fn registry_with_hostile() -> std::sync::Arc<datacollect_sync::AdapterRegistry> {
-    use datacollect_sync::engine::AdapterRuntime;
-    let runtime = AdapterRuntime::new(Default::default()).unwrap();
+    let runtime = datacollect_sync_e2e::runtime_with(Default::default());
     let registry = datacollect_sync::AdapterRegistry::new(runtime.clone());
     for path in [
         adapter_dir().join("mock_sync_server.wasm"),

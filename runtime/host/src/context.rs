@@ -56,6 +56,10 @@ pub struct CallContext {
     /// An answer held a secret value: the call was stopped and the config must be held
     /// until the operator looks (see SECURITY.md).
     pub secret_echoed: bool,
+    /// The origins (`scheme://host:port`) the call's requests went to.
+    pub origins: std::collections::BTreeSet<String>,
+    /// A recording to add the call's exchanges to, or to answer them from.
+    pub tape: Option<Arc<crate::tape::Tape>>,
 }
 
 impl CallContext {
@@ -86,7 +90,15 @@ impl CallContext {
             request_too_large: false,
             secret_sent: false,
             secret_echoed: false,
+            origins: Default::default(),
+            tape: None,
         }
+    }
+
+    /// Recording into, or replaying from, `tape`.
+    pub fn with_tape(mut self, tape: Option<Arc<crate::tape::Tape>>) -> Self {
+        self.tape = tape;
+        self
     }
 
     /// A context with no network, store or secrets (`describe()`, load-time checks).

@@ -9,9 +9,11 @@
 //! whole. Errors given back to the adapter are fixed texts: they never echo its URL,
 //! headers or body.
 
-use crate::egress::{is_not_public, Destination};
+use crate::egress::{is_not_public, origin_of, Destination};
 use crate::secrets::{find_references, SecretPolicy, Secrets, Slot};
+use crate::tape::{Tape, TapeAnswer, TapeRequest};
 use crate::HostState;
+use base64::Engine as _;
 use dcsync_contract::wit::http::{BasicAuth, Host, HttpError, Method, Request, Response};
 use std::io::Read;
 use std::time::Duration;
@@ -263,6 +265,9 @@ impl HostState {
             builder = builder.header(reqwest::header::CONTENT_TYPE, value);
         }
         self.call.secret_sent |= filler.filled;
+        if let Some(origin) = origin_of(&url) {
+            self.call.origins.insert(origin);
+        }
         let timeout = req
             .timeout_ms
             .map(|ms| Duration::from_millis(ms.into()).min(policy.timeout))
@@ -323,32 +328,20 @@ impl From<HttpError> for Failed {
 /// Answers larger than this are decoded and scanned off the async threads.
 const INLINE_WORK: usize = 256 << 10;
 
-/// Send and read the answer: capped, decoded, and refused whole if it holds a secret.
-async fn exchange(
-    builder: reqwest::RequestBuilder,
-    secrets: &Secrets,
-    cap: usize,
-) -> Result<Response, Failed> {
+/// An answer as it came over the wire: every header, the body still encoded.
+struct Raw {
+    status: u16,
+    headers: Headers,
+    body: Vec<u8>,
+}
+
+/// Send, and read the answer up to the cap.
+async fn fetch(builder: reqwest::RequestBuilder, cap: usize) -> Result<Raw, Failed> {
     let mut resp = builder.send().await.map_err(|e| failure(&e))?;
     let status = resp.status().as_u16();
-    let encodings: Vec<String> = resp
-        .headers()
-        .get_all(reqwest::header::CONTENT_ENCODING)
-        .iter()
-        .flat_map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .split(',')
-                .map(|e| e.trim().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        })
-        .filter(|e| !e.is_empty() && e != "identity")
-        .collect();
-    let headers: Vec<(String, String)> = resp
+    let headers: Headers = resp
         .headers()
         .iter()
-        .filter(|(k, _)| {
-            *k != reqwest::header::CONTENT_ENCODING && *k != reqwest::header::CONTENT_LENGTH
-        })
         .map(|(k, v)| {
             (
                 k.to_string(),
@@ -365,6 +358,41 @@ async fn exchange(
         }
         body.extend_from_slice(&chunk);
     }
+    Ok(Raw {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Read an answer: decoded, capped, and refused whole if it holds a secret.
+async fn finish(raw: Raw, secrets: &Secrets, cap: usize) -> Result<Response, Failed> {
+    let Raw {
+        status,
+        headers: all,
+        body,
+    } = raw;
+    if body.len() > cap {
+        return Err(
+            HttpError::TooLarge(format!("response body is over the {cap}-byte cap")).into(),
+        );
+    }
+    let encodings: Vec<String> = all
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("content-encoding"))
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .map(|e| e.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .filter(|e| !e.is_empty() && e != "identity")
+        .collect();
+    let headers: Headers = all
+        .into_iter()
+        .filter(|(k, _)| {
+            !k.eq_ignore_ascii_case("content-encoding") && !k.eq_ignore_ascii_case("content-length")
+        })
+        .collect();
     let large = body.len() > INLINE_WORK;
     let secrets = secrets.clone();
     let work = move || inspect(body, headers, &encodings, &secrets, cap);
@@ -442,9 +470,49 @@ impl Host for HostState {
         self.call.hostcall()?;
         let method = req.method;
         let started = std::time::Instant::now();
+        let taped = self
+            .call
+            .tape
+            .clone()
+            .map(|t| (t, TapeRequest::of(&req, self.call.secrets.token())));
+        let cap = self.call.http.max_response;
         let result = match self.prepare(req) {
-            Ok(builder) => exchange(builder, &self.call.secrets, self.call.http.max_response).await,
             Err(e) => Err(Failed::Http(e)),
+            Ok(builder) => match &taped {
+                // Replaying: every rule above applied; the answer comes from the recording.
+                Some((tape, request)) if matches!(**tape, Tape::Replay { .. }) => {
+                    match tape.answer_for(request).flatten() {
+                        Some(a) => {
+                            let raw = Raw {
+                                status: a.status,
+                                body: a.body_bytes(),
+                                headers: a.headers,
+                            };
+                            finish(raw, &self.call.secrets, cap).await
+                        }
+                        None => Err(Failed::Http(HttpError::Connection(
+                            "the recording has no such request".into(),
+                        ))),
+                    }
+                }
+                _ => match fetch(builder, cap).await {
+                    Err(e) => Err(e),
+                    Ok(raw) => {
+                        let kept = taped.as_ref().map(|_| TapeAnswer {
+                            status: raw.status,
+                            headers: raw.headers.clone(),
+                            body: base64::engine::general_purpose::STANDARD.encode(&raw.body),
+                        });
+                        let answer = finish(raw, &self.call.secrets, cap).await;
+                        // Only an answer that held no secret is kept.
+                        if let (Ok(_), Some((tape, request)), Some(kept)) = (&answer, &taped, kept)
+                        {
+                            tape.keep(request.clone(), kept);
+                        }
+                        answer
+                    }
+                },
+            },
         };
         self.call.http_time += started.elapsed();
         match result {

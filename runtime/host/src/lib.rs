@@ -17,6 +17,7 @@ mod log;
 pub mod run_state;
 pub mod secrets;
 mod store;
+pub mod tape;
 
 pub use context::{CallContext, StoreAccess};
 pub use egress::{HttpClients, HttpPolicy, Lookup};
