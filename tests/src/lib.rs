@@ -184,4 +184,5 @@ pub async fn mock_server() -> MockSyncServer {
 }
 
 pub mod bench;
+pub mod openspp;
 pub mod webdriver;

@@ -112,6 +112,11 @@ pub(super) fn apply_builtin(
         }
         "delete-entity" => {
             if tx.entity(&event.entity_guid)?.is_none() {
+                // An external system saying a record it has is gone: here it never was,
+                // which is what it asks. Nothing to do.
+                if let Origin::Pulled(_) = origin {
+                    return Ok(());
+                }
                 return Err(reject(format!(
                     "entity {} does not exist",
                     event.entity_guid
@@ -345,6 +350,35 @@ impl Ctx<'_> {
         })?;
         Ok(())
     }
+}
+
+/// The entity a pulled event is about when the external record is known here under another
+/// guid: DataCollect's own adapters gave pulled records random guids and matched them by
+/// `externalId` (e.g. OpenSPP's, DC:…/openspp/OpenSppSyncAdapter.ts:300, 327). When the
+/// event's guid names no entity and exactly one entity this config may change (linked to
+/// it, or a legacy entity linked to none) has the event's `data.externalId`, that one.
+pub(super) fn known_by_external_id(
+    tx: &mut dyn EntityTx,
+    event: &FormSubmission,
+    origin: Origin<'_>,
+) -> Result<Option<String>, ApplyOutcomeError> {
+    let Origin::Pulled(config) = origin else {
+        return Ok(None);
+    };
+    let external = event.data.get("externalId").and_then(Value::as_str);
+    let Some(external) = external.filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    if tx.entity(&event.entity_guid)?.is_some() {
+        return Ok(None);
+    }
+    let mut mine = Vec::new();
+    for guid in tx.entities_with_external_id(external)? {
+        if tx.linked(&guid, config)?.is_some() {
+            mine.push(guid);
+        }
+    }
+    Ok(if mine.len() == 1 { mine.pop() } else { None })
 }
 
 /// A pulled event may change an existing entity only when it is linked to the config the

@@ -40,6 +40,12 @@ pub trait EntityTx {
     fn linked(&mut self, guid: &str, config_id: &str) -> Result<Option<LinkKind>, TxError>;
     /// Link the entity `guid` to the config `config_id` (a link, once made, keeps its kind).
     fn link(&mut self, guid: &str, config_id: &str, kind: LinkKind) -> Result<(), TxError>;
+    /// The guids of the entities whose `externalId` is `external_id`. A store that cannot
+    /// look this up answers none: pulled records are then matched by their guid alone.
+    fn entities_with_external_id(&mut self, external_id: &str) -> Result<Vec<String>, TxError> {
+        let _ = external_id;
+        Ok(Vec::new())
+    }
 }
 
 /// Why a config may change an entity with its pulls.
@@ -162,6 +168,17 @@ impl EventApplier {
             ))
             .into());
         }
+        let redirected;
+        let event = match entities::known_by_external_id(tx, event, origin)? {
+            Some(guid) => {
+                redirected = FormSubmission {
+                    entity_guid: guid,
+                    ..event.clone()
+                };
+                &redirected
+            }
+            None => event,
+        };
         let incoming = origin != Origin::Local || event.sync_level != SyncLevel::Local;
         if incoming {
             if let Some(pair) = tx.entity(&event.entity_guid)? {

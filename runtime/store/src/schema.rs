@@ -104,6 +104,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (config_id, name)
     ) WITHOUT ROWID;
     "#,
+    // 4: entities by external id, for pulled records known here under another guid.
+    r#"
+    CREATE INDEX entities_external_id ON entities(json_extract(modified, '$.externalId'));
+    "#,
 ];
 
 /// The schema version this build writes.

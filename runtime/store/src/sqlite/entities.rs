@@ -80,6 +80,20 @@ impl EntityTx for SqlTx<'_, '_> {
         link(self.0, guid, config_id, kind).map_err(tx_err)
     }
 
+    fn entities_with_external_id(&mut self, external_id: &str) -> Result<Vec<String>, TxError> {
+        // The expression is the index's (schema migration 4).
+        let mut stmt = self
+            .0
+            .prepare_cached(
+                "SELECT guid FROM entities WHERE json_extract(modified, '$.externalId') = ?1",
+            )
+            .map_err(tx_err)?;
+        let rows = stmt
+            .query_map([external_id], |r| r.get(0))
+            .map_err(tx_err)?;
+        rows.collect::<Result<_, _>>().map_err(tx_err)
+    }
+
     fn audit(&mut self, a: &AuditEntry) -> Result<(), TxError> {
         self.0
             .execute(

@@ -41,6 +41,14 @@ impl EntityTx for MemTx {
             .or_insert(kind);
         Ok(())
     }
+    fn entities_with_external_id(&mut self, external_id: &str) -> Result<Vec<String>, TxError> {
+        Ok(self
+            .entities
+            .iter()
+            .filter(|(_, p)| p.modified.external_id.as_deref() == Some(external_id))
+            .map(|(g, _)| g.clone())
+            .collect())
+    }
 }
 
 fn event(
@@ -402,3 +410,5 @@ fn remove_member_names_a_member_or_changes_nothing() {
     .unwrap();
     assert!(tx.entities["g"].modified.member_ids.is_empty());
 }
+
+mod external_id;
