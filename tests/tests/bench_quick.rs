@@ -13,6 +13,9 @@ async fn quick_benchmark_produces_every_measure() {
         "hot swap latency p50 (reload + publish)",
         "failed syncs during swaps",
         "host overhead per pushed event (WASM − native)",
+        "JavaScript webhook: push",
+        "Python webhook: push",
+        "Python webhook: instantiate p50",
     ] {
         assert!(names.contains(&expected), "missing {expected}: {names:?}");
     }

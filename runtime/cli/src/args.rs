@@ -130,6 +130,31 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The conformance kit: load one component as the registry would and run the
+    /// contract's checks against the system the config names (PASS/FAIL per check, and
+    /// per call its time, fuel, memory and the origins it reached).
+    TestAdapter {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// A config naming the system to test against (an emulator or a real one).
+        #[arg(long)]
+        config: PathBuf,
+        /// Print one JSON object (for CI).
+        #[arg(long)]
+        json: bool,
+        /// Keep the HTTP exchanges in this directory (secret references stay unfilled).
+        #[arg(long, conflicts_with = "replay")]
+        record: Option<PathBuf>,
+        /// Run offline, answering the HTTP exchanges from a recording.
+        #[arg(long)]
+        replay: Option<PathBuf>,
+        /// Do not push synthetic events (a system whose data must not be touched).
+        #[arg(long)]
+        no_push: bool,
+        /// Credentials for the sync: username (password from DCSYNC_PASSWORD).
+        #[arg(long)]
+        username: Option<String>,
+    },
     /// Release a config the host held because an answer held one of its secret values.
     Release {
         /// The config.

@@ -54,6 +54,14 @@ impl Ctx {
     /// Load the adapter directory (compiled code from the cache when it is there).
     pub async fn registry(&self) -> Result<Arc<AdapterRegistry>> {
         let dir = self.adapter_dir()?;
+        Ok(
+            AdapterRegistry::load_dir_pinned(self.runtime()?, dir, self.settings.pins.clone())
+                .await,
+        )
+    }
+
+    /// The WebAssembly engine with the settings' limits and the compiled-code cache.
+    pub fn runtime(&self) -> Result<Arc<AdapterRuntime>> {
         let cache = match &self.cache {
             Some(dir) => match CodeCache::open(dir) {
                 Ok(c) => Some(c),
@@ -64,9 +72,8 @@ impl Ctx {
             },
             None => None,
         };
-        let runtime = AdapterRuntime::with_cache(self.settings.limits(), cache)
-            .context("starting the WebAssembly engine")?;
-        Ok(AdapterRegistry::load_dir_pinned(runtime, dir, self.settings.pins.clone()).await)
+        AdapterRuntime::with_cache(self.settings.limits(), cache)
+            .context("starting the WebAssembly engine")
     }
 
     /// The service syncs run with, over `store`.

@@ -2,6 +2,7 @@
 //! ratios (absolute times on shared machines mean little). `quick` runs every measure at a
 //! small size; a test runs it so the benchmark cannot rot. No timing is asserted anywhere.
 
+mod languages;
 mod measures;
 mod native;
 
@@ -68,6 +69,7 @@ pub async fn run(quick: bool) -> Vec<Measure> {
     load(&mut out).await;
     hot_swap(&s, &mut out).await;
     scaling(&s, &registry, &mut out).await;
+    languages::languages(quick, &mut out).await;
     print(&out, quick);
     let dir = crate::target_dir().join("bench");
     let _ = std::fs::create_dir_all(&dir);

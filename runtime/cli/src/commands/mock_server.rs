@@ -39,6 +39,7 @@ pub async fn run(
             };
             server.set_latency(latency_ms);
             server.inject(faults);
+            server.seed(sample_records());
             (
                 "mock sync server",
                 json!({"type": "mock-sync-server", "url": server.url()}),
@@ -51,6 +52,7 @@ pub async fn run(
         MockKind::Webhook => {
             let server = WebhookEmulator::start(addr, USER, PASSWORD, None).await?;
             server.inject(faults);
+            server.seed(sample_records());
             (
                 "generic webhook",
                 json!({"type": "custom-adapter", "url": server.url(), "extraFields": [
@@ -70,6 +72,13 @@ pub async fn run(
             )
             .await?;
             server.create_collection(DEFAULT_PROJECT, "registrations");
+            for r in sample_records() {
+                server.put_item(
+                    "registrations",
+                    r["entityGuid"].as_str().unwrap_or_default(),
+                    &r["data"].to_string(),
+                );
+            }
             server.inject(faults);
             (
                 "OpenFn Lightning (webhook trigger and Collections)",
@@ -92,9 +101,29 @@ pub async fn run(
     Ok(0)
 }
 
+/// A few records for a pull to find.
+fn sample_records() -> Vec<Value> {
+    ["Amina Diallo", "Jonas Berg", "Mei Tanaka"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            json!({"entityGuid": format!("sample-{i}"), "type": "upsert-external-entity",
+                   "data": {"name": name}, "timestamp": format!("2025-03-0{}T09:00:00Z", i + 1)})
+        })
+        .collect()
+}
+
 async fn openspp(addr: SocketAddr, faults: Vec<Fault>) -> Result<(&'static str, Value, String)> {
     let server =
         dcsync_emulators::openspp::OpenSppEmulator::start(addr, "openspp", USER, PASSWORD).await?;
+    // What an administrator does once: the ID type keeping DataCollect guids.
+    server.create("g2p.id.type", json!({"name": "DataCollect ID"}));
+    for r in sample_records() {
+        server.create(
+            "res.partner",
+            json!({"name": r["data"]["name"], "is_registrant": true, "is_group": false}),
+        );
+    }
     server.inject(faults);
     Ok((
         "OpenSPP (Odoo JSON-RPC)",

@@ -12,6 +12,7 @@ mod runs;
 mod serve;
 mod status;
 mod sync;
+mod test_adapter;
 
 use crate::args::{Cli, Command, EventsCommand, QuarantineCommand};
 use crate::Ctx;
@@ -69,6 +70,29 @@ pub async fn run(cli: Cli) -> Result<i32> {
         } => status::run(&config, &store, json),
         Command::Runs { store, limit, json } => runs::run(&store, limit, json),
         Command::Release { config, store } => status::release(&config, &store),
+        Command::TestAdapter {
+            file,
+            config,
+            json,
+            record,
+            replay,
+            no_push,
+            username,
+        } => {
+            test_adapter::run(
+                &ctx,
+                test_adapter::Args {
+                    file,
+                    config,
+                    json,
+                    record,
+                    replay,
+                    no_push,
+                    username,
+                },
+            )
+            .await
+        }
         Command::Quarantine {
             command: QuarantineCommand::List { store, json },
         } => quarantine::list(&store, json),

@@ -48,6 +48,19 @@ impl SqliteStore {
         Self::open_with(path.as_ref(), false)
     }
 
+    /// Forget a config's pull cursor: its next pull starts from the beginning, and every
+    /// record it had pulled comes again (applying nothing, when the adapter's guids are
+    /// stable). `dcsync test-adapter` uses it to check exactly that.
+    pub fn reset_pull_cursor(&self, config_id: &str) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE cursors SET pull_cursor = NULL WHERE config_id = ?1",
+                [config_id],
+            )?;
+            Ok(())
+        })
+    }
+
     fn open_with(path: &Path, create: bool) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
         let open_err = |e: rusqlite::Error| StoreError::Open {

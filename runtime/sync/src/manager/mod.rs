@@ -10,7 +10,7 @@
 mod report;
 mod run;
 
-pub use report::{Progress, ProgressFn, SyncError, SyncReport};
+pub use report::{CallFn, CallRecord, Progress, ProgressFn, SyncError, SyncReport};
 
 use crate::registry::AdapterRegistry;
 use crate::resolve::{resolve, FieldProblem, ResolveError};
@@ -21,6 +21,7 @@ use dcsync_contract::limits::Limits;
 use dcsync_contract::outcome::RunStatus;
 use dcsync_engine::AdapterCalls;
 use dcsync_host::secrets::{SecretPolicy, Secrets};
+use dcsync_host::tape::Tape;
 use dcsync_host::{CallContext, HttpClients, HttpPolicy};
 use dcsync_store::{blocking, EventStore, RunRecord};
 use run::Run;
@@ -61,6 +62,8 @@ pub struct ExternalSyncManager {
     interrupt: crate::Interrupt,
     clients: Option<HttpClients>,
     on_progress: Option<ProgressFn>,
+    on_call: Option<CallFn>,
+    tape: Option<Arc<Tape>>,
 }
 
 impl std::fmt::Debug for ExternalSyncManager {
@@ -91,7 +94,22 @@ impl ExternalSyncManager {
             interrupt: crate::Interrupt::new(),
             clients: None,
             on_progress: None,
+            on_call: None,
+            tape: None,
         }
+    }
+
+    /// Call `f` after every adapter call, with what it cost and reached.
+    pub fn on_call(mut self, f: CallFn) -> Self {
+        self.on_call = Some(f);
+        self
+    }
+
+    /// Record the adapter's HTTP exchanges into `tape`, or answer them from it (see
+    /// [`dcsync_host::tape`]).
+    pub fn with_tape(mut self, tape: Arc<Tape>) -> Self {
+        self.tape = Some(tape);
+        self
     }
 
     /// Call `f` with the progress of each sync (after every batch pushed and page pulled).
@@ -338,8 +356,12 @@ impl ExternalSyncManager {
             None,
             &c.limits,
         )
-        .with_secret_policy(c.policy.clone());
+        .with_secret_policy(c.policy.clone())
+        .with_tape(self.tape.clone());
         let outcome = c.adapter.check_connection_with(ctx, &c.view).await;
+        if let Some(f) = &self.on_call {
+            f(&run::call_record("check-connection", &outcome, &c.secrets));
+        }
         match outcome.result {
             Ok(found) => Ok(found),
             Err(e) => {

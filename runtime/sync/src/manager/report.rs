@@ -185,3 +185,25 @@ pub enum Progress {
 
 /// Called with the progress of a running sync.
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// What one adapter call cost and reached (for `dcsync test-adapter`, and any embedder
+/// that wants per-call figures).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallRecord {
+    /// `push-batch`, `pull-since`, `sync`, `check-connection`.
+    pub function: &'static str,
+    /// Wall-clock time, microseconds.
+    pub duration_us: u64,
+    /// Fuel consumed.
+    pub fuel: u64,
+    /// Linear memory at the end of the call (its peak: memory only grows), bytes.
+    pub memory_bytes: u64,
+    /// Origins its requests went to.
+    pub origins: Vec<String>,
+    /// How it ended: `ok`, or the failure (scrubbed of secrets).
+    pub outcome: String,
+}
+
+/// Called after every adapter call of a sync.
+pub type CallFn = Arc<dyn Fn(&CallRecord) + Send + Sync>;

@@ -102,6 +102,7 @@ impl Run<'_> {
         )
         .with_secret_policy(self.policy.clone())
         .with_run_state(self.run_state.clone())
+        .with_tape(m.tape.clone())
     }
 
     /// Call the adapter until it answers or a non-transient error, with backoff.
@@ -197,6 +198,9 @@ impl Run<'_> {
 
     /// Count what one adapter call cost and saw: time, host HTTP time, metrics, denials.
     fn account<T>(&mut self, function: &'static str, outcome: &CallOutcome<T>) {
+        if let Some(f) = &self.manager.on_call {
+            f(&call_record(function, outcome, &self.secrets));
+        }
         let adapter = self.manager.config.adapter_type.as_str();
         self.report.adapter_us += outcome.stats.duration.as_micros() as u64;
         metrics::adapter_call(
@@ -264,6 +268,29 @@ impl Run<'_> {
             }
             Err(e) => Err(fatal(e)),
         }
+    }
+}
+
+/// What a call cost and reached, for the manager's call observer.
+pub(super) fn call_record<T>(
+    function: &'static str,
+    outcome: &CallOutcome<T>,
+    secrets: &Secrets,
+) -> super::CallRecord {
+    super::CallRecord {
+        function,
+        duration_us: outcome.stats.duration.as_micros() as u64,
+        fuel: outcome.stats.fuel_used,
+        memory_bytes: outcome.stats.memory_bytes as u64,
+        origins: outcome
+            .context
+            .as_ref()
+            .map(|c| c.origins.iter().cloned().collect())
+            .unwrap_or_default(),
+        outcome: match &outcome.result {
+            Ok(_) => "ok".into(),
+            Err(e) => secrets.scrub(&e.to_string()),
+        },
     }
 }
 
