@@ -11,13 +11,22 @@ TEST_ADAPTER_OUT := target/test-adapters
 PREFIX ?= /usr/local
 
 ## setup: install what is missing (the wasm32-wasip2 target; Chromium and its driver for
-## the admin page's browser test); safe to run again.
+## the admin page's browser test; Debian's PostgreSQL server, which the PostgreSQL tests
+## start a throwaway cluster of); safe to run again.
 setup:
 	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	@MISSING=""; \
+	if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		echo "installing chromium and chromium-driver (browser test of the admin page)"; \
+		MISSING="chromium chromium-driver"; \
+	fi; \
+	if [ -z "$$DCSYNC_TEST_DATABASE_URL" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing postgresql (the PostgreSQL store's tests start a throwaway server)"; \
+		MISSING="$$MISSING postgresql"; \
+	fi; \
+	if [ -n "$$MISSING" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$MISSING; \
 	fi
 
 ## adapters: build every adapter component (one workspace, one build) into target/adapters/.
@@ -37,12 +46,14 @@ build:
 run: adapters build
 	./target/debug/dcsync --adapters $(ADAPTER_OUT) demo
 
-## test: every test of both workspaces, against freshly built adapters.
+## test: every test of both workspaces, against freshly built adapters (the PostgreSQL
+## tests start a throwaway server of their own, or use DCSYNC_TEST_DATABASE_URL).
 test: adapters
 	cd adapters && $(CARGO) test --locked --target $$(rustc -vV | sed -n 's/host: //p')
 	DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(CARGO) test --locked --workspace
 
-## bench: what the sandbox costs, as ratios measured in one run (release build).
+## bench: what the sandbox costs, as ratios measured in one run (release build), and the
+## stores side by side (SQLite and a throwaway PostgreSQL cluster).
 ## `make bench QUICK=1` runs every measure at a small size.
 bench: adapters
 	BENCH_QUICK=$(QUICK) $(CARGO) bench --locked -p datacollect-sync-e2e --bench sync

@@ -166,4 +166,6 @@ pub async fn mock_server() -> MockSyncServer {
 }
 
 pub mod bench;
+pub mod node_server;
+pub mod postgres;
 pub mod webdriver;

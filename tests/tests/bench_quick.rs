@@ -13,6 +13,10 @@ async fn quick_benchmark_produces_every_measure() {
         "hot swap latency p50 (reload + publish)",
         "failed syncs during swaps",
         "host overhead per pushed event (WASM − native)",
+        "store apply_pulled, SQLite",
+        "store apply_pulled, PostgreSQL",
+        "sync pull+apply, PostgreSQL",
+        "sync push, PostgreSQL",
     ] {
         assert!(names.contains(&expected), "missing {expected}: {names:?}");
     }

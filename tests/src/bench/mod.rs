@@ -4,6 +4,7 @@
 
 mod measures;
 mod native;
+mod stores;
 
 pub use native::{NativeMockAdapter, NativeSource};
 
@@ -64,6 +65,7 @@ pub async fn run(quick: bool) -> Vec<Measure> {
         ),
     ));
     pull(&s, &registry, &mut out).await;
+    stores::compare(s.pull_records, &registry, &mut out).await;
     instantiation(&s, &registry, &mut out).await;
     load(&mut out).await;
     hot_swap(&s, &mut out).await;
