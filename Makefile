@@ -19,7 +19,8 @@ PREFIX ?= /usr/local
 
 ## setup: install what is missing (the wasm32-wasip2 target; componentize-js and jco from
 ## npm and componentize-py from PyPI, pinned, for the JS and Python adapters; Chromium and
-## its driver for the admin page's browser test); safe to run again.
+## its driver for the admin page's browser test; Debian's PostgreSQL server, which the
+## PostgreSQL tests start a throwaway cluster of); safe to run again.
 setup:
 	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 	@[ adapters/sdk-js/node_modules/.package-lock.json -nt adapters/sdk-js/package-lock.json ] || \
@@ -27,10 +28,18 @@ setup:
 	@$(PYTHON) -c "import importlib.metadata as m, sys; sys.exit(m.version('componentize-py') != '0.25.1')" 2>/dev/null || \
 		$(PYTHON) -m pip install -q -r adapters/sdk-py/requirements.txt || \
 		$(PYTHON) -m pip install -q --break-system-packages -r adapters/sdk-py/requirements.txt
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	@MISSING=""; \
+	if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		echo "installing chromium and chromium-driver (browser test of the admin page)"; \
+		MISSING="chromium chromium-driver"; \
+	fi; \
+	if [ -z "$$DCSYNC_TEST_DATABASE_URL" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing postgresql (the PostgreSQL store's tests start a throwaway server)"; \
+		MISSING="$$MISSING postgresql"; \
+	fi; \
+	if [ -n "$$MISSING" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$MISSING; \
 	fi
 
 ## adapters: build every adapter component into target/adapters/ (test-only ones into
@@ -61,12 +70,14 @@ build:
 run: adapters build
 	./target/debug/dcsync --adapters $(ADAPTER_OUT) demo
 
-## test: every test of both workspaces, against freshly built adapters.
+## test: every test of both workspaces, against freshly built adapters (the PostgreSQL
+## tests start a throwaway server of their own, or use DCSYNC_TEST_DATABASE_URL).
 test: adapters
 	cd adapters && $(CARGO) test --locked --target $$(rustc -vV | sed -n 's/host: //p')
 	DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(CARGO) test --locked --workspace
 
-## bench: what the sandbox costs, as ratios measured in one run (release build).
+## bench: what the sandbox costs, as ratios measured in one run (release build), and the
+## stores side by side (SQLite and a throwaway PostgreSQL cluster).
 ## `make bench QUICK=1` runs every measure at a small size.
 bench: adapters
 	BENCH_QUICK=$(QUICK) $(CARGO) bench --locked -p datacollect-sync-e2e --bench sync

@@ -184,5 +184,7 @@ pub async fn mock_server() -> MockSyncServer {
 }
 
 pub mod bench;
+pub mod node_server;
 pub mod openspp;
+pub mod postgres;
 pub mod webdriver;

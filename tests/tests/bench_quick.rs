@@ -16,6 +16,10 @@ async fn quick_benchmark_produces_every_measure() {
         "JavaScript webhook: push",
         "Python webhook: push",
         "Python webhook: instantiate p50",
+        "store apply_pulled, SQLite",
+        "store apply_pulled, PostgreSQL",
+        "sync pull+apply, PostgreSQL",
+        "sync push, PostgreSQL",
     ] {
         assert!(names.contains(&expected), "missing {expected}: {names:?}");
     }

@@ -86,7 +86,8 @@ pub(super) fn apply_builtin(
             if !doc.member_ids.contains(&guid) {
                 doc.member_ids.push(guid.clone());
             }
-            ctx.save(tx, Some(group), doc, json!({ "addedMember": guid }))?;
+            let action = event.event_type.as_str();
+            ctx.save(tx, Some(group), doc, action, json!({ "addedMember": guid }))?;
         }
         "remove-member" => {
             let group = ctx.group(tx, &event.entity_guid)?;
@@ -103,7 +104,14 @@ pub(super) fn apply_builtin(
                 )));
             }
             doc.member_ids.retain(|m| m != &member_id);
-            ctx.save(tx, Some(group), doc, json!({ "removedMember": member_id }))?;
+            let action = event.event_type.as_str();
+            ctx.save(
+                tx,
+                Some(group),
+                doc,
+                action,
+                json!({ "removedMember": member_id }),
+            )?;
             if let Some(member) = tx.entity(&member_id)? {
                 if member.modified.kind == EntityKind::Group {
                     ctx.delete(tx, &member_id, "cascade-delete-entity", 0)?;
@@ -180,7 +188,13 @@ impl Ctx<'_> {
                 name: None,
                 kind,
                 version: 0,
-                data: Map::new(),
+                // The original's new individual starts with this data (EAS:481-489).
+                data: match kind {
+                    EntityKind::Individual => {
+                        Map::from_iter([("name".into(), json!("Unnamed Individual"))])
+                    }
+                    EntityKind::Group => Map::new(),
+                },
                 last_updated: self.event.timestamp.clone(),
                 member_ids: Vec::new(),
             },
@@ -212,6 +226,12 @@ impl Ctx<'_> {
                     }
                 ))
             });
+        if kind == EntityKind::Group {
+            // A group's data carries its name (EAS:520-541: `data.name = name`).
+            if let Some(name) = &doc.name {
+                doc.data.insert("name".into(), json!(name));
+            }
+        }
         if let Some(ext) = data.get("externalId").and_then(Value::as_str) {
             doc.external_id = Some(ext.to_string());
         }
@@ -226,7 +246,14 @@ impl Ctx<'_> {
                 }
             }
         }
-        self.save(tx, existing, doc, Value::Object(data.clone()))
+        // A member is audited as the sub-form the original builds for it (EAS:532-560):
+        // `create-individual` or `create-group`, whatever the event's own type.
+        let action = match (depth, kind) {
+            (0, _) => self.event.event_type.as_str(),
+            (_, EntityKind::Group) => "create-group",
+            (_, EntityKind::Individual) => "create-individual",
+        };
+        self.save(tx, existing, doc, action, Value::Object(data.clone()))
     }
 
     /// Create or update a member object `{guid, type?, …}`; returns its guid.
@@ -263,6 +290,7 @@ impl Ctx<'_> {
         tx: &mut dyn EntityTx,
         existing: Option<EntityPair>,
         mut doc: EntityDoc,
+        action: &str,
         changes: Value,
     ) -> Result<(), ApplyOutcomeError> {
         if let Origin::Pulled(config) = self.origin {
@@ -295,7 +323,7 @@ impl Ctx<'_> {
         if let (Origin::Pulled(config), true) = (self.origin, created) {
             tx.link(&pair.modified.guid, config, LinkKind::Created)?;
         }
-        self.audit(tx, &pair.modified.guid, &self.event.event_type, changes)
+        self.audit(tx, &pair.modified.guid, action, changes)
     }
 
     fn delete(

@@ -211,14 +211,15 @@ fn resolve_conflict(
     } else {
         "applied-remote"
     };
+    // As the original records it (EAS:394-461): by "system", the keys in this order.
     tx.audit(&AuditEntry {
         timestamp: dcsync_contract::model::now_rfc3339(),
-        user_id: event.user_id.clone(),
+        user_id: "system".into(),
         action: "conflict-resolution".into(),
         event_guid: event.guid.clone(),
         entity_guid: event.entity_guid.clone(),
         changes: json!({
-            "decision": decision,
+            "resolution": decision,
             "eventType": event.event_type,
             "localLastUpdated": pair.modified.last_updated,
             "remoteTimestamp": event.timestamp,

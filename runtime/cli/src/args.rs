@@ -1,5 +1,6 @@
 //! The command line's flags and arguments, every one with its help line.
 
+use crate::context::StoreArg;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -47,9 +48,11 @@ pub enum Command {
         /// The DataCollect external sync config (JSON, bare or under "externalSync").
         #[arg(long)]
         config: PathBuf,
-        /// The event store (a SQLite file; created if missing).
-        #[arg(long)]
-        store: PathBuf,
+        /// The event store: a SQLite file (created if missing), or
+        /// postgres://user@host/db?tenant=<app config id> (password from DCSYNC_STORE_PASSWORD
+        /// or PGPASSWORD).
+        #[arg(long, env = "DCSYNC_STORE")]
+        store: StoreArg,
         /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
@@ -99,9 +102,10 @@ pub enum Command {
         /// there (an adapter that cannot test without side effects says so).
         #[arg(long)]
         connect: bool,
-        /// The event store whose holds and remembered secrets apply (default: none kept).
+        /// The event store whose holds and remembered secrets apply (default: none kept):
+        /// a SQLite file or a postgres:// URL (see `sync --help`).
         #[arg(long)]
-        store: Option<PathBuf>,
+        store: Option<StoreArg>,
         /// Credentials for the test: username (password from DCSYNC_PASSWORD).
         #[arg(long)]
         username: Option<String>,
@@ -111,18 +115,18 @@ pub enum Command {
         /// The config.
         #[arg(long)]
         config: PathBuf,
-        /// The event store.
-        #[arg(long)]
-        store: PathBuf,
+        /// The event store: a SQLite file or a postgres:// URL (see `sync --help`).
+        #[arg(long, env = "DCSYNC_STORE")]
+        store: StoreArg,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Run history, newest first.
     Runs {
-        /// The event store.
-        #[arg(long)]
-        store: PathBuf,
+        /// The event store: a SQLite file or a postgres:// URL (see `sync --help`).
+        #[arg(long, env = "DCSYNC_STORE")]
+        store: StoreArg,
         /// How many runs to show.
         #[arg(long, default_value_t = 20)]
         limit: u32,
@@ -160,9 +164,9 @@ pub enum Command {
         /// The config.
         #[arg(long)]
         config: PathBuf,
-        /// The event store.
-        #[arg(long)]
-        store: PathBuf,
+        /// The event store: a SQLite file or a postgres:// URL (see `sync --help`).
+        #[arg(long, env = "DCSYNC_STORE")]
+        store: StoreArg,
     },
     /// Events refused by an external system or not applicable here.
     Quarantine {
@@ -178,9 +182,9 @@ pub enum Command {
     },
     /// The HTTP API, admin page and metrics, with periodic syncs and adapter hot swap.
     Serve {
-        /// The event store.
-        #[arg(long)]
-        store: PathBuf,
+        /// The event store: a SQLite file or a postgres:// URL (see `sync --help`).
+        #[arg(long, env = "DCSYNC_STORE")]
+        store: StoreArg,
         /// Address to listen on (loopback by default).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
@@ -196,9 +200,9 @@ pub enum Command {
         /// Config files (one or more).
         #[arg(long = "config", required = true, num_args = 1..)]
         configs: Vec<PathBuf>,
-        /// The event store.
-        #[arg(long)]
-        store: PathBuf,
+        /// The event store: a SQLite file or a postgres:// URL (see `sync --help`).
+        #[arg(long, env = "DCSYNC_STORE")]
+        store: StoreArg,
         /// Time between syncs of a config (e.g. 30s, 5m); default: the config's
         /// syncInterval extra field (ms), else 5m.
         #[arg(long, value_parser = humantime::parse_duration)]
@@ -227,9 +231,9 @@ pub enum EventsCommand {
     /// Append FormSubmission JSON lines (a file, or - for stdin) as local events, streamed
     /// in short transactions; a bad line stops it with its number.
     Import {
-        /// The event store (created if missing).
-        #[arg(long)]
-        store: PathBuf,
+        /// The event store (created if missing): a SQLite file or a postgres:// URL.
+        #[arg(long, env = "DCSYNC_STORE")]
+        store: StoreArg,
         /// Print the outcome as one JSON object (with every conflicting guid).
         #[arg(long)]
         json: bool,
@@ -246,18 +250,18 @@ pub enum EventsCommand {
 pub enum QuarantineCommand {
     /// The open entries.
     List {
-        /// The event store.
-        #[arg(long)]
-        store: PathBuf,
+        /// The event store: a SQLite file or a postgres:// URL (see `sync --help`).
+        #[arg(long, env = "DCSYNC_STORE")]
+        store: StoreArg,
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
     },
     /// Re-queue entries (all when no id is given).
     Retry {
-        /// The event store.
-        #[arg(long)]
-        store: PathBuf,
+        /// The event store: a SQLite file or a postgres:// URL (see `sync --help`).
+        #[arg(long, env = "DCSYNC_STORE")]
+        store: StoreArg,
         /// Entry ids (from `quarantine list`).
         ids: Vec<i64>,
     },

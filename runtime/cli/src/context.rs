@@ -7,9 +7,44 @@ use datacollect_sync::adapter_dir;
 use datacollect_sync::engine::cache::{default_cache_dir, CodeCache};
 use datacollect_sync::engine::AdapterRuntime;
 use datacollect_sync::settings::RuntimeSettings;
+use datacollect_sync::store::{PgLocation, PostgresStore};
 use datacollect_sync::{AdapterRegistry, EventStore, ExternalSyncConfig, SqliteStore, SyncService};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Where a command's store is (`--store` or `DCSYNC_STORE`): a SQLite file, or a
+/// PostgreSQL database (`postgres://user@host/db?tenant=<app config id>`, the password
+/// from `DCSYNC_STORE_PASSWORD` or `PGPASSWORD`).
+#[derive(Clone, Debug)]
+pub enum StoreArg {
+    /// The embedded store's file.
+    Sqlite(PathBuf),
+    /// A DataCollect deployment's database.
+    Postgres(PgLocation),
+}
+
+impl std::str::FromStr for StoreArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if PgLocation::is_postgres(s) {
+            PgLocation::parse(s)
+                .map(StoreArg::Postgres)
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(StoreArg::Sqlite(PathBuf::from(s)))
+        }
+    }
+}
+
+impl std::fmt::Display for StoreArg {
+    /// The path, or the URL without any password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreArg::Sqlite(p) => write!(f, "{}", p.display()),
+            StoreArg::Postgres(l) => write!(f, "{l}"),
+        }
+    }
+}
 
 /// The settings and directories of one `dcsync` invocation.
 pub struct Ctx {
@@ -91,12 +126,19 @@ pub fn read_config(path: &Path) -> Result<ExternalSyncConfig> {
         .with_context(|| format!("invalid config {}", path.display()))
 }
 
-/// Open (or create, in a new file) the store at `path`: for the commands that write.
-pub fn open_store(path: &Path) -> Result<Arc<dyn EventStore>> {
-    Ok(Arc::new(SqliteStore::open(path)?))
+/// Open (or create: a new file, or the tables in a database) the store: for the commands
+/// that write.
+pub fn open_store(store: &StoreArg) -> Result<Arc<dyn EventStore>> {
+    Ok(match store {
+        StoreArg::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        StoreArg::Postgres(l) => Arc::new(PostgresStore::open(l)?),
+    })
 }
 
-/// Open the existing store at `path`, creating nothing: for the commands that read.
-pub fn open_existing_store(path: &Path) -> Result<Arc<dyn EventStore>> {
-    Ok(Arc::new(SqliteStore::open_existing(path)?))
+/// Open the existing store, creating nothing: for the commands that read.
+pub fn open_existing_store(store: &StoreArg) -> Result<Arc<dyn EventStore>> {
+    Ok(match store {
+        StoreArg::Sqlite(path) => Arc::new(SqliteStore::open_existing(path)?),
+        StoreArg::Postgres(l) => Arc::new(PostgresStore::open_existing(l)?),
+    })
 }

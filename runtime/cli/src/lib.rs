@@ -3,12 +3,12 @@
 
 pub mod args;
 pub mod commands;
-mod context;
+pub mod context;
 mod output;
 mod progress;
 pub mod server;
 
-pub use context::Ctx;
+pub use context::{Ctx, StoreArg};
 
 use args::{Cli, LogFormat};
 

@@ -2,21 +2,27 @@
 //! per-config cursors, run history and quarantine.
 //!
 //! [`EventStore`] is the seam: the manager and the host modules see only this trait.
-//! [`SqliteStore`] is the embedded default; a PostgreSQL store would implement the same
-//! trait. Every method that changes more than one thing does it in one transaction.
+//! [`SqliteStore`] is the embedded default; `PostgresStore` (feature `postgres`) works on a
+//! DataCollect deployment's own PostgreSQL tables, one tenant per store, and lets several
+//! workers share the configs through fenced leases. Every method that changes more than one
+//! thing does it in one transaction.
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod schema;
 mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use postgres::{PgLocation, PostgresStore};
 pub use sqlite::SqliteStore;
 
 pub use dcsync_applier::EventApplier;
 pub use dcsync_contract::adapter::Rejection;
 use dcsync_contract::model::{AuditEntry, EntityPair, FormSubmission};
 use dcsync_contract::outcome::{ErrorClass, QuarantinePhase, RunStatus};
-pub use dcsync_contract::pulled::PulledPage;
+pub use dcsync_contract::pulled::{PulledPage, RefusedRecord};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -52,6 +58,17 @@ pub enum StoreError {
     /// Another sync of the config holds its lock.
     #[error("sync already running for {0} (another process or task holds its lock); wait for it, or pass --wait")]
     AlreadyRunning(String),
+    /// This worker's lease on the config was taken over by another worker (it was paused
+    /// or cut off for longer than the lease's time to live): the write was refused whole.
+    #[error("lease on {config} lost: another worker took it over (fencing token {held} < {current}); nothing of this step was written, the other worker carries on the sync")]
+    LeaseLost {
+        /// The config.
+        config: String,
+        /// The fencing token this worker held.
+        held: i64,
+        /// The token now in force (0: the lease was released or is gone).
+        current: i64,
+    },
     /// The request itself is wrong (e.g. an id that does not exist).
     #[error("{0}")]
     Invalid(String),
@@ -183,12 +200,30 @@ pub struct QuarantineEntry {
 /// Held while a config syncs; dropping it (or the process dying) releases the lock.
 pub struct SyncLease {
     _guard: Box<dyn Send + Sync>,
+    token: Option<i64>,
 }
 
 impl SyncLease {
     /// A lease released when `guard` is dropped.
     pub fn new(guard: Box<dyn Send + Sync>) -> Self {
-        SyncLease { _guard: guard }
+        SyncLease {
+            _guard: guard,
+            token: None,
+        }
+    }
+
+    /// A lease with a fencing token: the store refuses every write of the config's run once
+    /// another holder has a higher token.
+    pub fn fenced(guard: Box<dyn Send + Sync>, token: i64) -> Self {
+        SyncLease {
+            _guard: guard,
+            token: Some(token),
+        }
+    }
+
+    /// The fencing token (epoch) of a shared store's lease; `None` for a local lock.
+    pub fn fencing_token(&self) -> Option<i64> {
+        self.token
     }
 }
 
@@ -287,8 +322,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// Release a held config; whether it was held.
     fn release_config(&self, config_id: &str) -> Result<bool, StoreError>;
 
-    /// Take the single-flight lock of a config, across threads and processes; fails with
-    /// [`StoreError::AlreadyRunning`] when held, unless `wait`.
+    /// Take the single-flight lock of a config, across threads and processes (and, on a
+    /// shared store, machines); fails with [`StoreError::AlreadyRunning`] when held, unless
+    /// `wait`. While the lease is held, the run's writes of that config (`begin_run`,
+    /// `confirm_push`, `apply_pulled`, `finish_run`) are fenced: a store shared by several
+    /// workers refuses them with [`StoreError::LeaseLost`] once another worker took over.
     fn lock_config(&self, config_id: &str, wait: bool) -> Result<SyncLease, StoreError>;
 }
 

@@ -78,6 +78,11 @@ pub enum ScheduleEvent {
 /// Called with each scheduled sync's outcome.
 pub type ScheduleFn = Arc<dyn Fn(ScheduleEvent) + Send + Sync>;
 
+/// The service a config syncs with (its tenant's store, on a shared database), or why
+/// there is none now.
+pub type ServiceFor =
+    Arc<dyn Fn(&ExternalSyncConfig) -> Result<Arc<SyncService>, String> + Send + Sync>;
+
 /// Sync the configs of `source` on `schedule` until the service is interrupted; then
 /// start nothing more and return once the running syncs have stopped at a safe point.
 pub async fn run(
@@ -86,11 +91,24 @@ pub async fn run(
     schedule: Schedule,
     on_event: ScheduleFn,
 ) {
+    let interrupt = service.interrupt().clone();
+    let one: ServiceFor = Arc::new(move |_| Ok(service.clone()));
+    run_with(one, interrupt, source, schedule, on_event).await
+}
+
+/// [`run`] with a service per config (`services`), all stopped by `interrupt`.
+pub async fn run_with(
+    services: ServiceFor,
+    interrupt: crate::Interrupt,
+    source: Arc<dyn ConfigSource>,
+    schedule: Schedule,
+    on_event: ScheduleFn,
+) {
     let mut last: HashMap<String, Instant> = HashMap::new();
     let running: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     loop {
-        if service.interrupt().is_interrupted() {
+        if interrupt.is_interrupted() {
             while tasks.join_next().await.is_some() {}
             return;
         }
@@ -110,10 +128,24 @@ pub async fn run(
                 continue;
             }
             last.insert(config.id.clone(), Instant::now());
-            let (service, running, on_event) = (service.clone(), running.clone(), on_event.clone());
+            let (services, running, on_event) =
+                (services.clone(), running.clone(), on_event.clone());
             tasks.spawn(async move {
                 let id = config.id.clone();
                 let adapter_type = config.adapter_type.clone();
+                let service = match services(&config) {
+                    Ok(s) => s,
+                    Err(reason) => {
+                        on_event(ScheduleEvent::Skipped {
+                            config_id: id.clone(),
+                            reason,
+                        });
+                        if let Ok(mut r) = running.lock() {
+                            r.remove(&id);
+                        }
+                        return;
+                    }
+                };
                 let event = match service.initialized_manager(config).await {
                     Ok(m) if m.is_initialized() => ScheduleEvent::Finished {
                         config_id: id.clone(),

@@ -99,6 +99,19 @@ impl SyncService {
         }
     }
 
+    /// The same adapters, HTTP clients, settings and interrupt over another store (another
+    /// tenant of a shared database): one process serving many tenants.
+    pub fn for_store(&self, store: Arc<dyn EventStore>) -> SyncService {
+        SyncService {
+            store,
+            registry: self.registry.clone(),
+            applier: self.applier.clone(),
+            clients: self.clients.clone(),
+            settings: self.settings.clone(),
+            interrupt: self.interrupt.clone(),
+        }
+    }
+
     /// Stops every run of this service at its next safe point (a shutdown).
     pub fn interrupt(&self) -> &crate::Interrupt {
         &self.interrupt

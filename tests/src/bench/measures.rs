@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 /// Sizes for a full or a quick run.
 pub(super) struct Sizes {
     pub(super) push_events: usize,
-    pull_records: usize,
+    pub(super) pull_records: usize,
     instantiations: usize,
     swaps: usize,
     adapters: usize,

@@ -5,6 +5,7 @@
 mod languages;
 mod measures;
 mod native;
+mod stores;
 
 pub use native::{NativeMockAdapter, NativeSource};
 
@@ -65,6 +66,7 @@ pub async fn run(quick: bool) -> Vec<Measure> {
         ),
     ));
     pull(&s, &registry, &mut out).await;
+    stores::compare(s.pull_records, &registry, &mut out).await;
     instantiation(&s, &registry, &mut out).await;
     load(&mut out).await;
     hot_swap(&s, &mut out).await;

@@ -110,7 +110,7 @@ fn an_older_remote_event_keeps_the_local_change_and_says_so() {
     assert_eq!(tx.entities["p1"].modified.name.as_deref(), Some("Ada L."));
     let audit = tx.audit.last().unwrap();
     assert_eq!(audit.action, "conflict-resolution");
-    assert_eq!(audit.changes["decision"], "kept-local");
+    assert_eq!(audit.changes["resolution"], "kept-local");
     assert_eq!(audit.changes["remoteTimestamp"], "2025-01-15T00:00:00Z");
 }
 
@@ -139,7 +139,7 @@ fn a_newer_remote_event_is_applied_on_top_of_the_synced_state() {
     assert!(tx
         .audit
         .iter()
-        .any(|a| a.changes["decision"] == "applied-remote"));
+        .any(|a| a.changes["resolution"] == "applied-remote"));
 }
 
 #[test]

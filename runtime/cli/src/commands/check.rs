@@ -26,7 +26,7 @@ pub struct CheckArgs<'a> {
     /// Also test the connection.
     pub connect: bool,
     /// The store whose holds and remembered secret names apply (a throwaway one if none).
-    pub store: Option<&'a Path>,
+    pub store: Option<&'a crate::context::StoreArg>,
     /// Credentials for the connection test (the password from `DCSYNC_PASSWORD`).
     pub username: Option<String>,
 }
@@ -36,7 +36,7 @@ pub async fn run(ctx: &Ctx, args: CheckArgs<'_>) -> Result<i32> {
     let registry = ctx.registry().await?;
     let scratch = tempfile::tempdir().context("a temporary directory for the check")?;
     let store = match args.store {
-        Some(p) => open_store(p)?,
+        Some(s) => open_store(s)?,
         None => Arc::new(SqliteStore::open(scratch.path().join("check.db"))?) as _,
     };
     let service = ctx.service(store).await?;

@@ -1,14 +1,21 @@
 //! `dcsync daemon`: sync each config on its interval while watching the adapter directory,
 //! so a new or replaced component serves the next sync without a restart.
+//!
+//! On PostgreSQL, any number of daemons may run against one database: each config is
+//! synced by one of them at a time (its lease). With a `postgres://` store that names no
+//! tenant, each config syncs in the tenant named by its id, as the DataCollect server
+//! keys a tenant by its app config id: one daemon serves every tenant of the database.
 
-use crate::context::{open_store, read_config};
+use crate::context::{open_store, read_config, StoreArg};
 use crate::output::say;
 use crate::Ctx;
 use anyhow::{bail, Result};
-use datacollect_sync::scheduler::{self, Schedule, ScheduleEvent, MIN_INTERVAL};
-use datacollect_sync::watch;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use datacollect_sync::scheduler::{self, Schedule, ScheduleEvent, ServiceFor, MIN_INTERVAL};
+use datacollect_sync::store::{PgLocation, PostgresStore};
+use datacollect_sync::{watch, ExternalSyncConfig, SyncService};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
@@ -16,7 +23,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
 pub async fn run(
     ctx: &Ctx,
     configs: &[PathBuf],
-    store: &Path,
+    store: &StoreArg,
     interval: Option<Duration>,
 ) -> Result<i32> {
     if let Some(every) = interval.filter(|i| *i < MIN_INTERVAL) {
@@ -29,7 +36,17 @@ pub async fn run(
         .iter()
         .map(|p| read_config(p))
         .collect::<Result<Vec<_>>>()?;
-    let service = ctx.service(open_store(store)?).await?;
+    // One tenant per config: the first config's store now (so a bad URL fails at once),
+    // the others' as the scheduler first needs them.
+    let per_tenant = match store {
+        StoreArg::Postgres(l) if l.tenant.is_none() => Some(l.clone()),
+        _ => None,
+    };
+    let first = match (&per_tenant, configs.first()) {
+        (Some(l), Some(c)) => StoreArg::Postgres(l.with_tenant(&c.id)?),
+        _ => store.clone(),
+    };
+    let service = ctx.service(open_store(&first)?).await?;
     let _watch = watch::watch(service.registry.clone())?;
     say(
         "info",
@@ -44,10 +61,39 @@ pub async fn run(
         default_every: Some(DEFAULT_INTERVAL),
     };
     let interrupt = service.interrupt().clone();
-    crate::commands::sync::stop_on_signals(interrupt);
+    crate::commands::sync::stop_on_signals(interrupt.clone());
+    let services = match per_tenant {
+        Some(location) => tenant_services(service, location),
+        None => Arc::new(move |_: &ExternalSyncConfig| Ok(service.clone())) as ServiceFor,
+    };
     // Returns once a signal stopped the running syncs at a safe point.
-    scheduler::run(service, Arc::new(configs), schedule, Arc::new(print_event)).await;
+    scheduler::run_with(
+        services,
+        interrupt,
+        Arc::new(configs),
+        schedule,
+        Arc::new(print_event),
+    )
+    .await;
     Ok(0)
+}
+
+/// A service per tenant of one database: the config's id names its tenant.
+fn tenant_services(first: Arc<SyncService>, location: PgLocation) -> ServiceFor {
+    let services: Mutex<HashMap<String, Arc<SyncService>>> = Mutex::default();
+    Arc::new(move |config: &ExternalSyncConfig| {
+        let mut map = services.lock().map_err(|_| "poisoned".to_string())?;
+        if let Some(s) = map.get(&config.id) {
+            return Ok(s.clone());
+        }
+        let tenant = location
+            .with_tenant(&config.id)
+            .map_err(|e| format!("config id {:?} cannot name a tenant: {e}", config.id))?;
+        let store = PostgresStore::open(&tenant).map_err(|e| e.to_string())?;
+        let service = Arc::new(first.for_store(Arc::new(store)));
+        map.insert(config.id.clone(), service.clone());
+        Ok(service)
+    })
 }
 
 fn print_event(event: ScheduleEvent) {

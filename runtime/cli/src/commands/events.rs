@@ -5,13 +5,12 @@
 //! number and how far it got; importing the same file again completes it (stored events
 //! are recognised).
 
-use crate::context::open_store;
+use crate::context::{open_store, StoreArg};
 use crate::output::print_json;
 use anyhow::{bail, Context as _, Result};
 use datacollect_sync::store::LocalAppend;
 use datacollect_sync::{EventApplier, EventStore, FormSubmission};
 use std::io::{BufRead, IsTerminal};
-use std::path::Path;
 use std::sync::Arc;
 
 /// Events per transaction.
@@ -75,7 +74,7 @@ struct Totals {
 struct Importer<'p> {
     /// Opened (created) with the first events: a file whose first line is bad leaves no
     /// store behind.
-    path: &'p Path,
+    path: &'p StoreArg,
     store: Option<Arc<dyn EventStore>>,
     chunk: Vec<FormSubmission>,
     chunk_bytes: usize,
@@ -106,7 +105,7 @@ impl Importer<'_> {
     }
 }
 
-pub fn import(store: &Path, path: &str, json: bool, max_event_bytes: usize) -> Result<i32> {
+pub fn import(store: &StoreArg, path: &str, json: bool, max_event_bytes: usize) -> Result<i32> {
     let mut reader: Box<dyn BufRead> = if path == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -121,16 +120,17 @@ pub fn import(store: &Path, path: &str, json: bool, max_event_bytes: usize) -> R
         );
         p
     });
-    if !store.exists() {
-        // Refuse a path we could not create before reading anything.
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(store)
-            .and_then(|_| std::fs::remove_file(store))
-            .with_context(|| format!("cannot create the store {}", store.display()))?;
-    } else {
-        drop(open_store(store)?);
+    match store {
+        StoreArg::Sqlite(file) if !file.exists() => {
+            // Refuse a path we could not create before reading anything.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(file)
+                .and_then(|_| std::fs::remove_file(file))
+                .with_context(|| format!("cannot create the store {}", file.display()))?;
+        }
+        _ => drop(open_store(store)?),
     }
     let mut im = Importer {
         path: store,

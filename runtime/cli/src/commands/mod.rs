@@ -57,7 +57,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 check::CheckArgs {
                     config: &config,
                     connect,
-                    store: store.as_deref(),
+                    store: store.as_ref(),
                     username,
                 },
             )

@@ -1,13 +1,12 @@
 //! `dcsync quarantine list|retry`.
 
-use crate::context::open_existing_store;
+use crate::context::{open_existing_store, StoreArg};
 use crate::output::print_json;
 use anyhow::Result;
 use datacollect_sync::text::neutralise;
 use datacollect_sync::EventApplier;
-use std::path::Path;
 
-pub fn list(store: &Path, json: bool) -> Result<i32> {
+pub fn list(store: &StoreArg, json: bool) -> Result<i32> {
     let entries = open_existing_store(store)?.quarantine(None)?;
     if json {
         print_json(&entries)?;
@@ -29,7 +28,7 @@ pub fn list(store: &Path, json: bool) -> Result<i32> {
     Ok(0)
 }
 
-pub fn retry(store: &Path, ids: Vec<i64>) -> Result<i32> {
+pub fn retry(store: &StoreArg, ids: Vec<i64>) -> Result<i32> {
     let store = open_existing_store(store)?;
     let ids = if ids.is_empty() {
         store.quarantine(None)?.iter().map(|q| q.id).collect()

@@ -1,12 +1,11 @@
 //! `dcsync runs`: run history, newest first.
 
-use crate::context::open_existing_store;
+use crate::context::{open_existing_store, StoreArg};
 use crate::output::print_json;
 use anyhow::Result;
 use datacollect_sync::text::neutralise;
-use std::path::Path;
 
-pub fn run(store: &Path, limit: u32, json: bool) -> Result<i32> {
+pub fn run(store: &StoreArg, limit: u32, json: bool) -> Result<i32> {
     let runs = open_existing_store(store)?.runs(None, limit)?;
     if json {
         print_json(&runs)?;

@@ -1,25 +1,34 @@
 //! `dcsync serve`: the HTTP API, admin page and metrics, with scheduled syncs and the
 //! adapter directory watched.
 
-use crate::context::open_store;
+use crate::context::{open_store, StoreArg};
 use crate::server::{self, ServerState};
 use crate::Ctx;
 use anyhow::{Context as _, Result};
 use datacollect_sync::configs::ConfigDir;
 use datacollect_sync::scheduler::{self, Schedule, ScheduleEvent};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub async fn run(
     ctx: &Ctx,
-    store_path: &Path,
+    store_arg: &StoreArg,
     listen: &str,
     configs: Option<PathBuf>,
     token: Option<String>,
 ) -> Result<i32> {
-    let store = open_store(store_path)?;
+    // The configs and the admin token live beside a SQLite store; a database has no "beside":
+    // they go in the configs directory, which must then be named.
+    let base: PathBuf = match (store_arg, &configs) {
+        (StoreArg::Sqlite(p), _) => p.clone(),
+        (StoreArg::Postgres(_), Some(dir)) => dir.join("dcsync"),
+        (StoreArg::Postgres(_), None) => anyhow::bail!(
+            "with a postgres:// store, name the configs directory: --configs <dir> (serving many tenants from one process is `dcsync daemon`)"
+        ),
+    };
+    let store = open_store(store_arg)?;
     let beside = |suffix: &str| {
-        let mut p = store_path.as_os_str().to_owned();
+        let mut p = base.as_os_str().to_owned();
         p.push(suffix);
         PathBuf::from(p)
     };

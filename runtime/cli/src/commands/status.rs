@@ -1,14 +1,14 @@
 //! `dcsync status`: cursors, pending events, quarantine, hold and the last run of a config;
 //! `dcsync release`: lift a hold.
 
-use crate::context::{open_existing_store, read_config};
+use crate::context::{open_existing_store, read_config, StoreArg};
 use crate::output::print_json;
 use anyhow::Result;
 use datacollect_sync::status::config_status;
 use datacollect_sync::text::neutralise;
 use std::path::Path;
 
-pub fn run(config: &Path, store: &Path, json: bool) -> Result<i32> {
+pub fn run(config: &Path, store: &StoreArg, json: bool) -> Result<i32> {
     let config = read_config(config)?;
     let status = config_status(open_existing_store(store)?.as_ref(), &config.id)?;
     if json {
@@ -49,7 +49,7 @@ pub fn run(config: &Path, store: &Path, json: bool) -> Result<i32> {
 }
 
 /// `dcsync release`: lift the host's hold on a config.
-pub fn release(config: &Path, store: &Path) -> Result<i32> {
+pub fn release(config: &Path, store: &StoreArg) -> Result<i32> {
     let config = read_config(config)?;
     let store = open_existing_store(store)?;
     match store.hold(&config.id)? {

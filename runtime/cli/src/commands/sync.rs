@@ -2,7 +2,7 @@
 //! the next safe point (recorded `interrupted`, exit code 130); a second one ends the
 //! process at once (the next run marks that one `abandoned`).
 
-use crate::context::{open_store, read_config};
+use crate::context::{open_store, read_config, StoreArg};
 use crate::output::{print_json, say};
 use crate::{progress, Ctx};
 use anyhow::{bail, Context as _, Result};
@@ -13,7 +13,7 @@ use std::path::Path;
 pub async fn run(
     ctx: &Ctx,
     config: &Path,
-    store: &Path,
+    store: &StoreArg,
     json: bool,
     wait: bool,
     username: Option<String>,
@@ -44,7 +44,7 @@ fn exit_code(e: &anyhow::Error) -> i32 {
 async fn sync(
     ctx: &Ctx,
     config: &Path,
-    store: &Path,
+    store: &StoreArg,
     json: bool,
     wait: bool,
     username: Option<String>,

@@ -515,16 +515,17 @@ impl EventStore for SqliteStore {
                         },
                     )
                     .optional()?;
+                // A refused pulled record has no stored event: say why it cannot be retried.
+                if let Some((_, QuarantinePhase::Pull, _)) = row {
+                    return Err(StoreError::Invalid(format!(
+                        "quarantine entry {id} is a pulled record the host refused; it cannot be retried here: correct it in the external system and the next pull brings it back"
+                    )));
+                }
                 let Some((config, phase, Some(seq))) = row else {
                     return Err(StoreError::Invalid(format!(
                         "no open quarantine entry {id}"
                     )));
                 };
-                if phase == QuarantinePhase::Pull {
-                    return Err(StoreError::Invalid(format!(
-                        "quarantine entry {id} is a pulled record the host refused; it cannot be retried here: correct it in the external system and the next pull brings it back"
-                    )));
-                }
                 if phase == QuarantinePhase::Push {
                     let config = config.unwrap_or_default();
                     tx.execute(

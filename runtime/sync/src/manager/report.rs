@@ -90,7 +90,9 @@ impl SyncError {
             SyncError::Protocol { .. } => ErrorClass::Protocol,
             SyncError::Interrupted => ErrorClass::Interrupted,
             SyncError::SecretEchoed | SyncError::Held { .. } => ErrorClass::Security,
-            SyncError::Store(StoreError::AlreadyRunning(_)) => ErrorClass::Busy,
+            SyncError::Store(StoreError::AlreadyRunning(_) | StoreError::LeaseLost { .. }) => {
+                ErrorClass::Busy
+            }
             SyncError::Store(_) => ErrorClass::Store,
         }
     }
