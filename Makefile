@@ -13,7 +13,7 @@ SCRIPT_ADAPTERS := $(ADAPTER_OUT)/js_webhook.wasm $(ADAPTER_OUT)/python_webhook.
 	$(TEST_ADAPTER_OUT)/hostile_js.wasm $(TEST_ADAPTER_OUT)/hostile_py.wasm
 PYTHON ?= python3
 
-.PHONY: setup adapters build run test bench install fmt clippy
+.PHONY: setup adapters node build run test bench install fmt clippy
 
 PREFIX ?= /usr/local
 
@@ -70,16 +70,27 @@ build:
 run: adapters build
 	./target/debug/dcsync --adapters $(ADAPTER_OUT) demo
 
+## node: the Node package (bindings/node): its npm tools, and the addon (debug build, as
+## the tests use it) as bindings/node/dcsync.node. `cd bindings/node && npm run build` makes
+## the release addon for publishing.
+node:
+	@[ bindings/node/node_modules/.package-lock.json -nt bindings/node/package-lock.json ] || \
+		(cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
+	$(CARGO) build --locked -p dcsync-node
+	cp target/debug/libdcsync_node.so bindings/node/dcsync.node
+
 ## test: every test of both workspaces, against freshly built adapters (the PostgreSQL
-## tests start a throwaway server of their own, or use DCSYNC_TEST_DATABASE_URL).
-test: adapters
+## tests start a throwaway server of their own, or use DCSYNC_TEST_DATABASE_URL; the Node
+## package's tests run with Node's runner, from runtime/cli/tests/node_package.rs).
+test: adapters node
 	cd adapters && $(CARGO) test --locked --target $$(rustc -vV | sed -n 's/host: //p')
 	DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(CARGO) test --locked --workspace
 
 ## bench: what the sandbox costs, as ratios measured in one run (release build), and the
 ## stores side by side (SQLite and a throwaway PostgreSQL cluster).
 ## `make bench QUICK=1` runs every measure at a small size.
-bench: adapters
+bench: adapters node
+	$(CARGO) build --release --locked -p dcsync-node
 	BENCH_QUICK=$(QUICK) $(CARGO) bench --locked -p datacollect-sync-e2e --bench sync
 
 ## install: the dcsync binary (release) and the shipped adapters under $(PREFIX):

@@ -16,6 +16,8 @@ async fn quick_benchmark_produces_every_measure() {
         "JavaScript webhook: push",
         "Python webhook: push",
         "Python webhook: instantiate p50",
+        "Node package: push ÷ Rust API",
+        "Node package: pull+apply ÷ Rust API",
         "store apply_pulled, SQLite",
         "store apply_pulled, PostgreSQL",
         "sync pull+apply, PostgreSQL",

@@ -5,6 +5,7 @@
 mod languages;
 mod measures;
 mod native;
+mod node;
 mod stores;
 
 pub use native::{NativeMockAdapter, NativeSource};
@@ -72,6 +73,7 @@ pub async fn run(quick: bool) -> Vec<Measure> {
     hot_swap(&s, &mut out).await;
     scaling(&s, &registry, &mut out).await;
     languages::languages(quick, &mut out).await;
+    node::node(quick, &mut out).await;
     print(&out, quick);
     let dir = crate::target_dir().join("bench");
     let _ = std::fs::create_dir_all(&dir);

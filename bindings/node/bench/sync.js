@@ -1,0 +1,20 @@
+'use strict';
+// One timed synchronize() through the package, for `make bench` (tests/src/bench/node.rs):
+//   node bench/sync.js '{"store": …, "config": …, "adapters": …}'
+// prints {"ms", "pushed", "pulled", "applied"}. Opening and initialize() are not timed.
+
+const { ExternalSyncManager } = require('..');
+
+(async () => {
+  const options = JSON.parse(process.argv[2]);
+  const m = new ExternalSyncManager(options);
+  await m.initialize();
+  const started = process.hrtime.bigint();
+  const r = await m.synchronize();
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  await m.close();
+  console.log(JSON.stringify({ ms, pushed: r.pushed, pulled: r.pulled, applied: r.applied }));
+})().catch((e) => {
+  console.error(`${e.code}: ${e.message}`);
+  process.exit(1);
+});
