@@ -13,7 +13,7 @@ SCRIPT_ADAPTERS := $(ADAPTER_OUT)/js_webhook.wasm $(ADAPTER_OUT)/python_webhook.
 	$(TEST_ADAPTER_OUT)/hostile_js.wasm $(TEST_ADAPTER_OUT)/hostile_py.wasm
 PYTHON ?= python3
 
-.PHONY: setup adapters node build run test bench install fmt clippy
+.PHONY: setup adapters node build run test bench sim install fmt clippy
 
 PREFIX ?= /usr/local
 
@@ -92,6 +92,14 @@ test: adapters node
 bench: adapters node
 	$(CARGO) build --release --locked -p dcsync-node
 	BENCH_QUICK=$(QUICK) $(CARGO) bench --locked -p datacollect-sync-e2e --bench sync
+
+## sim: the seeded simulation of the sync loop (faults, host crashes; invariants checked
+## after every round) on SQLite and PostgreSQL. SEEDS=N seeds from SIM_FIRST (default 0);
+## SEED=S replays one; SIM_STORE=sqlite or postgres runs one store. `make test` runs a
+## CI-sized number.
+SEEDS ?= 2000
+sim: adapters
+	SIM_SEEDS=$(SEEDS) SIM_SEED=$(SEED) $(CARGO) test --locked -p datacollect-sync-e2e --test simulation -- --nocapture $(SIM_STORE)
 
 ## install: the dcsync binary (release) and the shipped adapters under $(PREFIX):
 ## $(PREFIX)/bin/dcsync finds $(PREFIX)/share/dcsync/adapters by itself.

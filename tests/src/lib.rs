@@ -187,4 +187,5 @@ pub mod bench;
 pub mod node_server;
 pub mod openspp;
 pub mod postgres;
+pub mod sim;
 pub mod webdriver;
