@@ -13,7 +13,7 @@ SCRIPT_ADAPTERS := $(ADAPTER_OUT)/js_webhook.wasm $(ADAPTER_OUT)/python_webhook.
 	$(TEST_ADAPTER_OUT)/hostile_js.wasm $(TEST_ADAPTER_OUT)/hostile_py.wasm
 PYTHON ?= python3
 
-.PHONY: setup adapters node build run test bench sim install fmt clippy
+.PHONY: setup adapters node build run test bench sim fuzz install fmt clippy
 
 PREFIX ?= /usr/local
 
@@ -100,6 +100,26 @@ bench: adapters node
 SEEDS ?= 2000
 sim: adapters
 	SIM_SEEDS=$(SEEDS) SIM_SEED=$(SEED) $(CARGO) test --locked -p datacollect-sync-e2e --test simulation -- --nocapture $(SIM_STORE)
+
+## fuzz: fuzz every target for SECONDS each (cargo fuzz, on stable without sanitizers; it
+## builds an instrumented tree of its own, so it is not part of `make test`, which replays
+## the corpus instead). New inputs go to target/fuzz-corpus/<target>; a crash is copied to
+## fuzz/regressions/<target>/, which `make test` replays: fix it and keep the file.
+SECONDS ?= 60
+FUZZ_TARGETS = config import responses loader cache api
+fuzz: adapters
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		mkdir -p target/fuzz-corpus/$$t; \
+		(cd fuzz && DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(CARGO) fuzz run -s none $$t \
+			../target/fuzz-corpus/$$t corpus/$$t regressions/$$t -- \
+			-max_total_time=$(SECONDS) -timeout=60 -rss_limit_mb=4096 -print_final_stats=1) \
+			2>&1 | tee target/fuzz-$$t.log | grep -E "stat::number_of_executed_units|Done|crash-|ERROR" ; \
+		for c in fuzz/artifacts/$$t/crash-* fuzz/artifacts/$$t/timeout-* fuzz/artifacts/$$t/oom-*; do \
+			[ -e "$$c" ] && cp "$$c" fuzz/regressions/$$t/ && failed="$$failed $$t"; \
+		done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzzing found crashes in:$$failed (see fuzz/regressions/)"; exit 1; fi
 
 ## install: the dcsync binary (release) and the shipped adapters under $(PREFIX):
 ## $(PREFIX)/bin/dcsync finds $(PREFIX)/share/dcsync/adapters by itself.

@@ -479,8 +479,9 @@ impl Host for HostState {
         let result = match self.prepare(req) {
             Err(e) => Err(Failed::Http(e)),
             Ok(builder) => match &taped {
-                // Replaying: every rule above applied; the answer comes from the recording.
-                Some((tape, request)) if matches!(**tape, Tape::Replay { .. }) => {
+                // Replaying (or scripted): every rule above applied; the answer comes from
+                // the recording.
+                Some((tape, request)) if !matches!(**tape, Tape::Record(_)) => {
                     match tape.answer_for(request).flatten() {
                         Some(a) => {
                             let raw = Raw {

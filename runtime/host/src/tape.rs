@@ -55,6 +55,9 @@ pub struct Exchange {
 pub enum Tape {
     /// Exchanges go to the network and are kept.
     Record(Mutex<Vec<Exchange>>),
+    /// Whatever the request, the next of these answers; none left, refused (a fake
+    /// network for fuzzing an adapter's handling of answers).
+    Script(Mutex<std::collections::VecDeque<TapeAnswer>>),
     /// Exchanges come from here; `used` marks those taken.
     Replay {
         /// The recording.
@@ -76,11 +79,17 @@ impl Tape {
         Tape::Replay { exchanges, used }
     }
 
+    /// Answers served in order, whatever the requests.
+    pub fn answers(answers: Vec<TapeAnswer>) -> Self {
+        Tape::Script(Mutex::new(answers.into()))
+    }
+
     /// The exchanges recorded so far (or the ones being replayed).
     pub fn exchanges(&self) -> Vec<Exchange> {
         match self {
             Tape::Record(list) => list.lock().map(|l| l.clone()).unwrap_or_default(),
             Tape::Replay { exchanges, .. } => exchanges.clone(),
+            Tape::Script(_) => Vec::new(),
         }
     }
 
@@ -88,6 +97,7 @@ impl Tape {
     pub fn unused(&self) -> usize {
         match self {
             Tape::Record(_) => 0,
+            Tape::Script(left) => left.lock().map(|l| l.len()).unwrap_or(0),
             Tape::Replay { used, .. } => used
                 .lock()
                 .map(|u| u.iter().filter(|u| !**u).count())
@@ -106,8 +116,10 @@ impl Tape {
 
     /// The recorded answer to `request`, if replaying (`Some(None)`: not in the recording).
     pub(crate) fn answer_for(&self, request: &TapeRequest) -> Option<Option<TapeAnswer>> {
-        let Tape::Replay { exchanges, used } = self else {
-            return None;
+        let (exchanges, used) = match self {
+            Tape::Record(_) => return None,
+            Tape::Script(left) => return Some(left.lock().ok()?.pop_front()),
+            Tape::Replay { exchanges, used } => (exchanges, used),
         };
         let mut used = used.lock().ok()?;
         let found = exchanges

@@ -21,13 +21,19 @@ pub const CHUNK_BYTES: usize = 8 << 20;
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 10 << 20;
 
 /// One line, or a line over the size limit (its content skipped, not held).
-enum Line {
+pub enum Line {
+    /// The line, without its newline.
     Text(Vec<u8>),
+    /// A line of this many bytes, over the limit.
     TooLong(usize),
 }
 
 /// Read the next line, holding at most `max` bytes of it.
-fn next_line(r: &mut dyn BufRead, max: usize, buf: &mut Vec<u8>) -> std::io::Result<Option<Line>> {
+pub fn next_line(
+    r: &mut dyn BufRead,
+    max: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Line>> {
     buf.clear();
     let mut total = 0usize;
     loop {
@@ -59,6 +65,17 @@ fn next_line(r: &mut dyn BufRead, max: usize, buf: &mut Vec<u8>) -> std::io::Res
             }));
         }
     }
+}
+
+/// One line of an import file: an event, nothing (a blank line), or why it is refused.
+pub fn parse_line(text: &[u8]) -> Result<Option<FormSubmission>, String> {
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let text = text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(text);
+    serde_json::from_slice::<FormSubmission>(text)
+        .map_err(|e| format!("not a FormSubmission: {e}"))
+        .and_then(|e| e.validate().map(|()| Some(e)))
 }
 
 /// What the import did so far.
@@ -160,15 +177,9 @@ pub fn import(store: &StoreArg, path: &str, json: bool, max_event_bytes: usize) 
             }
             Line::Text(t) => t,
         };
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let text = text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&text);
-        let event = match serde_json::from_slice::<FormSubmission>(text)
-            .map_err(|e| format!("not a FormSubmission: {e}"))
-            .and_then(|e| e.validate().map(|()| e))
-        {
-            Ok(e) => e,
+        let event = match parse_line(&text) {
+            Ok(Some(e)) => e,
+            Ok(None) => continue,
             Err(why) => {
                 im.flush(number - 1)?;
                 return Err(stop(&im, number, why));
