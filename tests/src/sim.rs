@@ -25,6 +25,9 @@
 //! and at the end, once a clean sync ran: nothing pending, every local event received by
 //! the server or quarantined with the server's reason, every distinct record applied once,
 //! no run left running.
+//!
+//! Over 400 lines: the plan, the run and the checks are one piece: the checks read what the
+//! plan knows independently of the store.
 
 use crate::{code_cache, temp_store};
 use datacollect_sync::engine::{AdapterRuntime, Limits};

@@ -1,5 +1,8 @@
 //! The openfn-adapter component against the OpenFn Lightning emulator, which answers as
 //! Lightning's source does (see `runtime/emulators/src/openfn/`).
+//!
+//! Over 400 lines: the adapter against the Lightning emulator, one test per behaviour of
+//! the real source it follows (webhook answers, Collections paging, cursors).
 
 use datacollect_sync::model::SyncLevel;
 use datacollect_sync::{EventApplier, ExternalSyncConfig, FormSubmission};

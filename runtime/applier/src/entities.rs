@@ -1,4 +1,8 @@
 //! The built-in DataCollect event types: individuals, groups and their members.
+//!
+//! Over 400 lines: every built-in event type of the original applier (individuals, groups,
+//! members, deletions), kept in one file as the original keeps them, with the external-id
+//! and link rules they share.
 
 use super::{ApplyError, ApplyOutcomeError, EntityTx, LinkKind, Origin, EXTERNAL_UPSERT};
 use dcsync_contract::model::{AuditEntry, EntityDoc, EntityKind, EntityPair, FormSubmission};

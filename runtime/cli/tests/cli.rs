@@ -1,4 +1,7 @@
 //! The `dcsync` binary, as a user runs it.
+//!
+//! Over 400 lines: one test per command behaviour, each running the built binary; they
+//! share this file's fixtures (stores, configs, a mock server).
 
 mod common;
 

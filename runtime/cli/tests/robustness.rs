@@ -1,6 +1,9 @@
 //! What a user does with the `dcsync` binary, and the faults around it: imports while a
 //! sync runs, bad and huge input, signals and kills, read-only commands on the wrong file,
 //! output piped or in JSON. History must tell the truth after each.
+//!
+//! Over 400 lines: the robustness findings (bad input, writers side by side, history that
+//! tells the truth) as one list, each test named after the finding it guards.
 
 mod common;
 

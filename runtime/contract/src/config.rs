@@ -4,6 +4,9 @@
 //! The JSON format of the original product is accepted unchanged, bare or wrapped in
 //! `{"externalSync": …}`. Every error names the field and says how to fix it. Secret values
 //! never leave this module in `Debug`, `Display` or an error: they print as `***`.
+//!
+//! Over 400 lines: parsing, validation, secret marking and redaction of one type, kept
+//! together so every path a secret can take out of a config is in one file.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

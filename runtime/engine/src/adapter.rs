@@ -1,6 +1,9 @@
 //! One verified component and its calls: each call gets a fresh store (fresh memory,
 //! fuel, deadline, limiter) instantiated from the component's `InstancePre`, and comes
 //! back as a typed outcome with what the call used.
+//!
+//! Over 400 lines: one component's call surface, each export's wrapper beside the others so
+//! every call gets the same fresh store, limits and classification.
 
 use crate::classify::classify;
 use crate::runtime::AdapterRuntime;

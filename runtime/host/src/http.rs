@@ -8,6 +8,9 @@
 //! is capped, and a response holding a secret value in any usual encoding is refused as a
 //! whole. Errors given back to the adapter are fixed texts: they never echo its URL,
 //! headers or body.
+//!
+//! Over 400 lines: the one egress path, request and answer, kept in one file so the order
+//! of the rules it enforces reads top to bottom.
 
 use crate::egress::{is_not_public, origin_of, Destination};
 use crate::secrets::{find_references, SecretPolicy, Secrets, Slot};

@@ -1,4 +1,7 @@
 //! The measures of the benchmark, each producing lines of the report.
+//!
+//! Over 400 lines: the bench's measures, each a short function sharing the fixtures above
+//! them; the table they fill is one report.
 
 use super::{measure, Measure, NativeMockAdapter, NativeSource};
 use crate::{adapter_dir, local_events, temp_store};

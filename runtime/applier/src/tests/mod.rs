@@ -1,4 +1,6 @@
 //! The applier against an in-memory transaction: the conflict rule and its audit.
+//!
+//! Over 400 lines: the applier's rules, one test each, over an in-memory `EntityTx`.
 
 use super::*;
 use dcsync_contract::model::SyncLevel;

@@ -7,6 +7,9 @@
 //! (`user-agent`, `referer`, `x-forwarded-*`…); into a header other than the usual
 //! credential headers, or into a JSON body, only with the operator's approval for the
 //! adapter type; into the username of basic auth only when it is a login.
+//!
+//! Over 400 lines: the placement rules are about 220; the rest are their unit tests (each
+//! placement, each way around it).
 
 use dcsync_contract::adapter::{Manifest, Placement};
 use std::collections::BTreeMap;

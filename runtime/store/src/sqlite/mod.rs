@@ -1,6 +1,10 @@
 //! The embedded SQLite store: one file, WAL mode, every multi-step change in one
 //! transaction. Single flight uses an OS file lock beside the store, so a killed process
 //! releases it.
+//!
+//! Over 400 lines: one `EventStore` implementation whose methods share the connection, the
+//! transaction helpers and the migrations; entity rows are in `entities.rs`, row mapping in
+//! `rows.rs`.
 
 mod entities;
 mod rows;

@@ -6,6 +6,9 @@
 //! with its cursor in one transaction). Errors are classified: transient ones are retried
 //! with exponential backoff and jitter (honouring Retry-After), the others end the run.
 //! Every run is recorded with its counts and a redacted message.
+//!
+//! Over 400 lines: the manager's public API and the checks before a run (resolve, secrets,
+//! placements, holds) in one place; the run loop itself is in `run/`.
 
 mod report;
 mod run;
