@@ -68,6 +68,7 @@ on_both_stores!(
     the_lock_is_single_flight_across_handles,
     entities_and_their_audit_log_read_back,
     a_pulled_record_known_by_its_external_id_changes_that_entity,
+    a_pushed_groups_members_are_linked_to_the_config,
 );
 
 const CFG: &str = "cfg-1";
@@ -419,6 +420,51 @@ fn a_pulled_record_known_by_its_external_id_changes_that_entity(o: Opened) {
     assert!(s.entity("fresh-e").unwrap().is_some());
     let a_still = s.entity("ext-a").unwrap().unwrap();
     assert_eq!(a_still.modified.name.as_deref(), Some("A2"));
+}
+
+/// Delivering a household delivers its members: the config's pulls may then update them,
+/// and only what was delivered (a member of a rejected group stays unlinked).
+fn a_pushed_groups_members_are_linked_to_the_config(o: Opened) {
+    let s = &o.store;
+    let a = EventApplier::new();
+    let group = |guid: &str, members: &[&str]| FormSubmission {
+        guid: guid.into(),
+        entity_guid: format!("{guid}-household"),
+        event_type: "create-group".into(),
+        data: json!({ "name": "Household",
+                      "members": members.iter().map(|m| json!({"guid": m, "name": m})).collect::<Vec<_>>() }),
+        timestamp: "2025-01-01T00:00:00Z".into(),
+        user_id: "tester".into(),
+        sync_level: SyncLevel::Local,
+    };
+    s.append_local(&[group("g1", &["m1", "m2"]), group("g2", &["m3"])], &a)
+        .unwrap();
+    let batch: Vec<i64> = s
+        .pending_events(CFG, 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    let refused = Rejection {
+        guid: "g2".into(),
+        reason: "no".into(),
+    };
+    s.confirm_push(CFG, &batch, &[refused]).unwrap();
+    let update = page(
+        vec![
+            pulled_update("u-m2", "m2", "update-individual"),
+            pulled_update("u-m3", "m3", "update-individual"),
+        ],
+        "1",
+    );
+    let out = s.apply_pulled(CFG, &update, &a).unwrap();
+    assert_eq!((out.applied, out.quarantined), (1, 1));
+    let m2 = s.entity("m2").unwrap().unwrap();
+    assert_eq!(m2.modified.name.as_deref(), Some("Renamed outside"));
+    assert_eq!(
+        s.entity("m3").unwrap().unwrap().modified.name.as_deref(),
+        Some("m3")
+    );
 }
 
 fn the_lock_is_single_flight_across_handles(o: Opened) {

@@ -279,12 +279,20 @@ impl EventStore for SqliteStore {
                 )?;
             }
             link_delivered(&tx, config_id, batch, &quarantined)?;
-            let mut requeue =
-                tx.prepare_cached("DELETE FROM push_requeue WHERE config_id = ?1 AND seq = ?2")?;
-            for seq in batch {
-                requeue.execute(params![config_id, seq])?;
+            // Re-queued events are rare (a retried quarantine): one look instead of a
+            // delete per event of every batch.
+            let requeued: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM push_requeue WHERE config_id = ?1)",
+                [config_id],
+                |r| r.get(0),
+            )?;
+            if requeued {
+                let mut requeue = tx
+                    .prepare_cached("DELETE FROM push_requeue WHERE config_id = ?1 AND seq = ?2")?;
+                for seq in batch {
+                    requeue.execute(params![config_id, seq])?;
+                }
             }
-            drop(requeue);
             let newest = batch.iter().copied().filter(|s| *s > cursor).max();
             set_cursor(&tx, config_id, newest, None)?;
             tx.commit()?;

@@ -194,22 +194,30 @@ pub(super) fn link_delivered(
     batch: &[i64],
     rejected: &std::collections::HashSet<&str>,
 ) -> Result<(), StoreError> {
+    // Only a group's members are read out of the event's JSON (SQLite does it in place):
+    // most events have none, and parsing every event's data again cost more than linking.
     let mut read = tx.prepare_cached(
-        "SELECT guid, entity_guid, data FROM events WHERE seq = ?1 AND origin IS NULL",
+        "SELECT guid, entity_guid,
+                CASE WHEN json_type(data, '$.members') = 'array'
+                     THEN json_extract(data, '$.members') END
+         FROM events WHERE seq = ?1 AND origin IS NULL",
     )?;
     for seq in batch {
-        let row: Option<(String, String, String)> = read
+        let row: Option<(String, String, Option<String>)> = read
             .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
-        let Some((guid, entity, data)) = row else {
+        let Some((guid, entity, members)) = row else {
             continue;
         };
         if rejected.contains(guid.as_str()) {
             continue;
         }
         super::entities::link(tx, &entity, config_id, LinkKind::Pushed)?;
-        let data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
-        for member in data["members"].as_array().into_iter().flatten() {
+        let Some(members) = members else {
+            continue;
+        };
+        let members: serde_json::Value = serde_json::from_str(&members).unwrap_or_default();
+        for member in members.as_array().into_iter().flatten() {
             if let Some(m) = member["guid"].as_str() {
                 super::entities::link(tx, m, config_id, LinkKind::Pushed)?;
             }
