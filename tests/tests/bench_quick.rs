@@ -17,6 +17,7 @@ async fn quick_benchmark_produces_every_measure() {
         "Python webhook: push",
         "Python webhook: instantiate p50",
         "Node package: push ÷ Rust API",
+        "push to the receiver ÷ its ceiling",
         "Node package: pull+apply ÷ Rust API",
         "store apply_pulled, SQLite",
         "store apply_pulled, PostgreSQL",

@@ -6,6 +6,7 @@ mod languages;
 mod measures;
 mod native;
 mod node;
+mod receiver;
 mod stores;
 
 pub use native::{NativeMockAdapter, NativeSource};
@@ -67,6 +68,7 @@ pub async fn run(quick: bool) -> Vec<Measure> {
         ),
     ));
     pull(&s, &registry, &mut out).await;
+    receiver::receiver(quick, &registry, &mut out).await;
     stores::compare(s.pull_records, &registry, &mut out).await;
     instantiation(&s, &registry, &mut out).await;
     load(&mut out).await;
