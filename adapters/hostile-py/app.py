@@ -32,6 +32,8 @@ class Hostile:
                 "config_fields": [{"name": "attack", "description": "what to try"}]}
 
     def push(self, config, events):
+        if config.extra("attack") == "huge-page":
+            return None  # a pull attack: the push goes through
         raise SyncError.internal(str(attack(config)))
 
     def pull(self, config, cursor, limit):

@@ -107,9 +107,11 @@ async fn unbounded_allocation_in_javascript_or_python_hits_the_memory_limit() {
 }
 
 #[tokio::test]
-async fn a_huge_page_from_javascript_hits_the_return_size_limit() {
-    let e = attack("hostile-js", "huge-page").await;
-    assert_eq!(e.limit(), Some(Limit::ReturnSize), "{e}");
+async fn a_huge_page_from_javascript_or_python_hits_the_return_size_limit() {
+    for ty in ["hostile-js", "hostile-py"] {
+        let e = attack(ty, "huge-page").await;
+        assert_eq!(e.limit(), Some(Limit::ReturnSize), "{ty}: {e}");
+    }
 }
 
 #[tokio::test]

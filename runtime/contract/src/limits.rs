@@ -9,9 +9,9 @@ pub struct Limits {
     pub fuel: u64,
     /// Wall-clock time per call, host calls included.
     pub deadline: Duration,
-    /// Linear memory per instance, bytes.
+    /// Linear memory of one call, bytes: all its memories together.
     pub memory_bytes: usize,
-    /// Table elements per table.
+    /// Table elements of one call: all its tables together.
     pub table_elements: usize,
     /// Host calls (http, store, applier, log) per adapter call.
     pub hostcalls: u32,

@@ -85,7 +85,7 @@ impl wasmtime::ResourceLimiter for CallLimiter {
 }
 
 /// Core instances one call may create. Components built by componentize-py hold several
-/// core instances; see SECURITY.md for what the shipped runtimes need.
+/// core instances; see adapters/README.md for what the shipped runtimes need.
 pub const MAX_INSTANCES: usize = 64;
 /// Tables one call may create.
 pub const MAX_TABLES: usize = 64;

@@ -55,7 +55,7 @@ pub async fn run(
             server.seed(sample_records());
             (
                 "generic webhook",
-                json!({"type": "custom-adapter", "url": server.url(), "extraFields": [
+                json!({"type": "custom-adapter", "auth": "basic", "url": server.url(), "extraFields": [
                     {"name": "username", "value": USER}, {"name": "password", "value": PASSWORD}]}),
                 "the same config serves js-webhook and python-webhook (change the type)".into(),
             )
