@@ -508,6 +508,67 @@ fn sigterm_stops_the_daemon_after_its_syncs_reach_a_safe_point() {
 }
 
 #[test]
+fn sigterm_and_ctrl_c_stop_serve_after_its_syncs_reach_a_safe_point() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let rt = runtime();
+        let server = mock(&rt);
+        let dir = tempfile::tempdir().unwrap();
+        let config = mock_config(dir.path(), &server, &[("batchSize", "10")]);
+        warm(&config, dir.path());
+        // The configs serve manages: this one syncs on its interval, from the start.
+        let configs = dir.path().join("configs");
+        std::fs::create_dir(&configs).unwrap();
+        let mut c: Value =
+            serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+        c["id"] = json!("served");
+        c["extraFields"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "syncInterval", "value": "1000"}));
+        write(&configs.join("served.json"), &c.to_string());
+        server.set_latency(100);
+        let store = dir.path().join("s.db");
+        let events = events_file(dir.path(), "e.jsonl", (0..300).map(|i| format!("s{i}")));
+        assert!(import(&store, &events).status.success());
+        let child = dcsync()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--token",
+                "serve-test-token-123456",
+            ])
+            .arg("--configs")
+            .arg(&configs)
+            .arg("--store")
+            .arg(&store)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for("pushing", Duration::from_secs(60), || {
+            server.received().1 >= 2
+        });
+        signal(&child, sig);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let history = runs(&store);
+        assert_eq!(
+            history[0]["status"], "interrupted",
+            "signal {sig}: {history:?}"
+        );
+        // Stopped at a safe point: what it counts delivered, the server has.
+        let pushed = history[0]["pushed"].as_u64().unwrap();
+        assert!(pushed < 300, "it stopped before the end: {pushed}");
+        assert!(server.received().0.len() as u64 >= pushed);
+    }
+}
+
+#[test]
 fn a_full_disk_fails_the_run_with_that_reason_and_the_next_run_completes() {
     use datacollect_sync::{EventStore, SqliteStore};
     let rt = runtime();
