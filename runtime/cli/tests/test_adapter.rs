@@ -302,6 +302,43 @@ async fn the_kit_fails_an_adapter_that_misbehaves_and_names_the_check() {
             .contains("this adapter serves \"mock-sync-server\""),
         "{describe}"
     );
+    // An adapter that fails every push and answers every failure alike: push and the
+    // error-class checks fail, and the text report says so line by line.
+    let panics = write(
+        dir.path(),
+        "panics",
+        json!({"type": "hostile", "url": mock.url(),
+        "extraFields": [{"name": "attack", "value": "panic"}]}),
+    );
+    let (ok, report) = kit(test_adapters.join("hostile.wasm"), &panics, &[]).await;
+    assert!(!ok);
+    let s = statuses(&report);
+    for check in ["push", "errors-401", "errors-429", "errors-503"] {
+        assert!(
+            s.contains(&(check.into(), "fail".into())),
+            "{check}: {report:#}"
+        );
+    }
+    let hostile = test_adapters.join("hostile.wasm");
+    let text = tokio::task::spawn_blocking(move || {
+        dcsync()
+            .arg("test-adapter")
+            .arg(hostile)
+            .arg("--config")
+            .arg(&panics)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!text.status.success());
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("\nFAIL push "), "{stdout}");
+    assert!(stdout.contains("\nPASS describe "), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("some checks FAILED"),
+        "{stdout}"
+    );
     // A file that is not a component: load fails.
     let junk = dir.path().join("junk.wasm");
     std::fs::write(&junk, b"not wasm").unwrap();
