@@ -8,6 +8,35 @@ use dcsync_emulators::openspp::OdooError;
 use dcsync_emulators::Fault;
 use serde_json::{json, Value};
 
+/// The operator's mapping is what gets written: a `fieldMap` naming other DataCollect
+/// fields for the original's names, and `odooFields` adding a stock field the adapter does
+/// not map by itself.
+#[tokio::test]
+async fn an_operators_field_map_and_odoo_fields_are_what_is_written() {
+    let e = openspp().await;
+    let (store, _dir) = temp_store();
+    append(
+        &store,
+        &[event(
+            "m1",
+            "pm1",
+            "create-individual",
+            json!({"given": "Amina", "surname": "Yusuf", "first_name": "Wrong",
+                   "placeOfBirth": "Mwanza"}),
+        )],
+    );
+    let options = r#"{"individual": {"fieldMap": {"firstName": "given", "lastName": "surname"},
+                                     "odooFields": {"birth_place": "placeOfBirth"}}}"#;
+    let report = sync_as(&e, &store, USER, &[("opensppAdapterOptions", options)])
+        .await
+        .unwrap();
+    assert_eq!(report.pushed, 1);
+    let p = partner_of(&e, "pm1").expect("written");
+    assert_eq!(p["given_name"], json!("Amina"));
+    assert_eq!(p["family_name"], json!("Yusuf"));
+    assert_eq!(p["birth_place"], json!("Mwanza"));
+}
+
 #[tokio::test]
 async fn push_writes_registrants_as_the_original_adapter_did_with_the_guid_as_a_registrant_id() {
     let e = openspp().await;
