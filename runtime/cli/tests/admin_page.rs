@@ -125,8 +125,9 @@ async fn operator_syncs_opens_a_failed_runs_details_the_quarantine_and_the_chart
     assert_eq!(mock.received().0.len(), 3);
     screenshot(&b, "admin").await;
 
-    // Run 2: nothing new, succeeds. Run 3 fails: the receiver refuses the credentials.
-    b.click(".sync-now").await;
+    // Run 2, started from the keyboard (Enter on the focused button): nothing new,
+    // succeeds. Run 3 fails: the receiver refuses the credentials.
+    b.keys(".sync-now", "\u{E007}").await;
     b.wait_for_text("#progress", "run #2 succeeded").await;
     page.store
         .append_local(&local_events("late", 1), &EventApplier::new())
