@@ -3,7 +3,7 @@ CARGO ?= cargo
 ADAPTER_OUT := target/adapters
 ADAPTER_BUILD := adapters/target/wasm32-wasip2/release
 # Test-only components (they attack the host) stay out of the adapter directory.
-TEST_ADAPTERS := hostile hostile_v0 future_major broken mock_sync_server_next legacy_v1_0
+TEST_ADAPTERS := hostile hostile_v0 hostile_describe future_major broken mock_sync_server_next legacy_v1_0
 TEST_ADAPTER_OUT := target/test-adapters
 # Adapters written in JavaScript and Python (componentize-js, componentize-py), each built
 # from its source by the SDK's build script; rebuilt only when a source changes.

@@ -1,27 +1,52 @@
 //! A minimal W3C WebDriver client over chromedriver and headless Chromium (Debian's
 //! `chromium` and `chromium-driver`, installed by `make setup`), enough to drive the admin
-//! page like a person: type, click, read text, take a screenshot.
+//! page like a person: type, click, read text, run a script, take a screenshot.
+//!
+//! chromedriver runs in a process group of its own, and Chromium (which it starts) in the
+//! same group; dropping the [`Browser`] — a test passing, failing or panicking anywhere,
+//! even inside [`Browser::start`] — kills the whole group, so no browser outlives its test.
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// A browser session; dropping it ends the session and stops chromedriver.
+/// chromedriver and everything it started: killed when dropped, as a group and — should
+/// Chromium have left the group — by its profile directory, which only it names.
+struct ProcessGroup {
+    driver: Child,
+    profile: PathBuf,
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        // The group id is the driver's pid (`process_group(0)`). SIGKILL: a browser that
+        // hangs must not outlive the test either.
+        let group = self.driver.id();
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours; the ids are
+        // the group this guard started and processes naming its own profile directory.
+        unsafe {
+            libc::kill(-(group as libc::pid_t), libc::SIGKILL);
+        }
+        for (pid, _) in processes(group, &self.profile) {
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+        let _ = self.driver.wait();
+    }
+}
+
+/// A browser session; dropping it kills chromedriver and Chromium (see the module doc).
 pub struct Browser {
     http: reqwest::Client,
     base: String,
-    driver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
+    driver: ProcessGroup,
+    profile: tempfile::TempDir,
 }
 
 fn free_port() -> u16 {
@@ -30,6 +55,37 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Processes still alive (zombies aside) in process group `group`, or whose command line
+/// names `marker` (a browser profile directory): what a finished test must not leave.
+pub fn live_processes(group: u32, marker: &Path) -> Vec<String> {
+    processes(group, marker)
+        .into_iter()
+        .map(|(pid, cmdline)| format!("{pid} {cmdline}"))
+        .collect()
+}
+
+fn processes(group: u32, marker: &Path) -> Vec<(u32, String)> {
+    let marker = marker.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // `pid (comm) state ppid pgrp …`: comm may hold spaces, so split after ')'.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let (state, pgrp) = (*fields.first()?, fields.get(2)?.parse::<u32>().ok()?);
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let ours = pgrp == group || cmdline.contains(&marker);
+            (ours && state != "Z").then_some((pid, cmdline))
+        })
+        .collect()
 }
 
 impl Browser {
@@ -42,13 +98,17 @@ impl Browser {
             );
         }
         let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
         let profile = tempfile::tempdir().unwrap();
+        let driver = ProcessGroup {
+            driver: Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("chromedriver starts"),
+            profile: profile.path().to_path_buf(),
+        };
         let http = reqwest::Client::new();
         let driver_url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
@@ -73,7 +133,7 @@ impl Browser {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=1280,900",
+            "--window-size=1280,800",
         ];
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
@@ -96,8 +156,73 @@ impl Browser {
             http,
             base: format!("{driver_url}/session/{id}"),
             driver,
-            _profile: profile,
+            profile,
         }
+    }
+
+    /// chromedriver's process group (Chromium is in it too).
+    pub fn process_group(&self) -> u32 {
+        self.driver.driver.id()
+    }
+
+    /// Chromium's profile directory (on its command line: how to find it by pid).
+    pub fn profile_dir(&self) -> PathBuf {
+        self.profile.path().to_path_buf()
+    }
+
+    /// Resize the window (the page must read at 1280×800 and on a narrow window).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({ "width": width, "height": height }),
+        )
+        .await;
+    }
+
+    /// Run `script` (a function body; `arguments` holds `args`) in the page; its result.
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({ "script": script, "args": args }),
+        )
+        .await
+    }
+
+    /// How many elements match `css` now (no waiting).
+    pub async fn count(&self, css: &str) -> usize {
+        self.call(
+            reqwest::Method::POST,
+            "/elements",
+            json!({ "using": "css selector", "value": css }),
+        )
+        .await
+        .as_array()
+        .map_or(0, Vec::len)
+    }
+
+    /// A DOM property of the element matching `css` (`type`, `value`, `placeholder`…).
+    pub async fn property(&self, css: &str, name: &str) -> Value {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{el}/property/{name}"),
+            Value::Null,
+        )
+        .await
+    }
+
+    /// Press keys in the focused element (WebDriver key codes: "\u{E004}" is Tab,
+    /// "\u{E007}" Enter).
+    pub async fn keys(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            json!({ "text": text }),
+        )
+        .await;
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {

@@ -159,8 +159,16 @@ fn rejected_events_are_quarantined_and_come_back_after_retry(o: Opened) {
     let q = s.quarantine(Some(CFG)).unwrap();
     assert_eq!(q.len(), 1);
     assert_eq!(
-        (q[0].phase, q[0].event_guid.as_str()),
-        (QuarantinePhase::Push, "rej-event-1")
+        (
+            q[0].phase,
+            q[0].event_guid.as_str(),
+            q[0].event_type.as_deref()
+        ),
+        (
+            QuarantinePhase::Push,
+            "rej-event-1",
+            Some("create-individual")
+        )
     );
     assert!(s.pending_events(CFG, 10).unwrap().is_empty());
     assert_eq!(s.retry_quarantined(&[q[0].id], &a).unwrap(), 1);
@@ -229,6 +237,7 @@ fn refused_records_are_quarantined_once_while_open(o: Opened) {
     let q = s.quarantine(Some(CFG)).unwrap();
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].phase, QuarantinePhase::Pull);
+    assert_eq!(q[0].event_type, None, "never stored: no type to show");
     let err = s.retry_quarantined(&[q[0].id], &a).unwrap_err();
     assert!(err.to_string().contains("external system"), "{err}");
 }

@@ -84,7 +84,14 @@ async fn axum_serve(listener: tokio::net::TcpListener, state: std::sync::Arc<Ser
 #[tokio::test]
 async fn every_api_request_needs_the_admin_token() {
     let api = Api::start().await;
-    for path in ["/api/configs", "/api/runs", "/metrics"] {
+    for path in [
+        "/api/configs",
+        "/api/runs",
+        "/api/runs/1",
+        "/api/runs/1/quarantine",
+        "/api/quarantine?configId=x",
+        "/metrics",
+    ] {
         let resp = api
             .http
             .get(format!("{}{path}", api.base))
@@ -297,6 +304,67 @@ async fn quarantine_is_listed_and_retried_through_the_api() {
         .await;
     assert_eq!(retried["requeued"], 1);
     assert_eq!(m.synchronize(None).await.unwrap().pushed, 1);
+}
+
+#[tokio::test]
+async fn a_runs_quarantined_records_and_a_configs_quarantine_are_served_apart() {
+    let api = Api::start().await;
+    let reject = |guid: &str| {
+        vec![dcsync_emulators::Fault {
+            reject_guids: vec![guid.into()],
+            ..Default::default()
+        }]
+    };
+    let (server_a, server_b) = (mock_server().await, mock_server().await);
+    let (a, b) = (
+        manager(&api.store, mock_config(&server_a, &[])).await,
+        manager(&api.store, mock_config(&server_b, &[])).await,
+    );
+    let applier = EventApplier::new();
+    api.store
+        .append_local(&local_events("first", 2), &applier)
+        .unwrap();
+    server_a.inject(reject("first-event-1"));
+    let first_run = a.synchronize(None).await.unwrap().run_id;
+    server_b.inject(reject("first-event-0"));
+    b.synchronize(None).await.unwrap();
+    api.store
+        .append_local(&local_events("second", 2), &applier)
+        .unwrap();
+    server_a.inject(reject("second-event-0"));
+    let second_run = a.synchronize(None).await.unwrap().run_id;
+
+    let guids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("a list: {v}"))
+            .iter()
+            .map(|q| q["eventGuid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let get = |path: String| {
+        let api = &api;
+        async move { api.call(reqwest::Method::GET, &path, None).await }
+    };
+    let (status, q) = get(format!("/api/runs/{first_run}/quarantine")).await;
+    assert_eq!(status, StatusCode::OK, "{q}");
+    assert_eq!(guids(&q), ["first-event-1"]);
+    assert_eq!(q[0]["eventType"], "create-individual");
+    assert_eq!(q[0]["phase"], "push");
+    let (_, q) = get(format!("/api/runs/{second_run}/quarantine")).await;
+    assert_eq!(guids(&q), ["second-event-0"], "only what that run produced");
+
+    let config_a = a.config().id.clone();
+    let (_, q) = get(format!("/api/quarantine?configId={config_a}")).await;
+    assert_eq!(guids(&q), ["first-event-1", "second-event-0"]);
+    let config_b = b.config().id.clone();
+    let (_, q) = get(format!("/api/quarantine?configId={config_b}")).await;
+    assert_eq!(guids(&q), ["first-event-0"]);
+    let (_, q) = get("/api/quarantine".into()).await;
+    assert_eq!(guids(&q).len(), 3);
+
+    let (status, missing) = get("/api/runs/999/quarantine".into()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    assert_eq!(missing["error"], "no run 999");
 }
 
 /// The mock adapter and the hostile test adapter (it declares `pin` and `passcode` secret).

@@ -191,6 +191,9 @@ pub struct QuarantineEntry {
     pub phase: QuarantinePhase,
     /// The event's guid.
     pub event_guid: String,
+    /// The event's type (`create-individual`…), when the event is stored; `None` for a
+    /// pulled record the host refused before storing it.
+    pub event_type: Option<String>,
     /// Why.
     pub reason: String,
     /// When (RFC 3339).

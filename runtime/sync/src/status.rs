@@ -2,7 +2,7 @@
 
 use crate::registry::AdapterRegistry;
 use dcsync_contract::adapter::{Capability, FieldSpec, Manifest};
-use dcsync_store::{EventStore, RunRecord, StoreError};
+use dcsync_store::{EventStore, QuarantineEntry, RunRecord, StoreError};
 use serde::Serialize;
 
 /// A config's sync state.
@@ -49,6 +49,34 @@ pub fn config_status(store: &dyn EventStore, config_id: &str) -> Result<ConfigSt
             .hold(config_id)?
             .map(|(since, reason)| Hold { since, reason }),
     })
+}
+
+/// The open quarantine entries a run produced: its config's, opened while it ran. One run
+/// of a config at a time (single flight), so the run's time window tells them apart; an
+/// entry retried since is closed and no longer listed.
+pub fn run_quarantine(
+    store: &dyn EventStore,
+    run: &RunRecord,
+) -> Result<Vec<QuarantineEntry>, StoreError> {
+    Ok(store
+        .quarantine(Some(&run.config_id))?
+        .into_iter()
+        .filter(|q| produced_by(run, q))
+        .collect())
+}
+
+/// Whether `entry` was opened by `run`: same config, opened between its start and its end
+/// (or now, while it runs). Times are compared as instants, not as text: the stores write
+/// milliseconds or microseconds.
+fn produced_by(run: &RunRecord, entry: &QuarantineEntry) -> bool {
+    let instant = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    let (Some(start), Some(at)) = (instant(&run.started_at), instant(&entry.created_at)) else {
+        return false;
+    };
+    let ended = run.finished_at.as_deref().and_then(instant);
+    entry.config_id.as_deref() == Some(run.config_id.as_str())
+        && at >= start
+        && ended.is_none_or(|end| at <= end)
 }
 
 /// One file of the adapter directory: loaded, or refused with the reason.
@@ -140,4 +168,81 @@ pub fn describe_placements(manifest: Option<&Manifest>) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dcsync_contract::outcome::{QuarantinePhase, RunStatus};
+
+    fn run(started: &str, finished: Option<&str>) -> RunRecord {
+        RunRecord {
+            id: 7,
+            config_id: "cfg".into(),
+            adapter_type: "mock-sync-server".into(),
+            adapter_version: "1.0.0".into(),
+            started_at: started.into(),
+            finished_at: finished.map(str::to_string),
+            status: RunStatus::Succeeded,
+            pushed: 0,
+            pulled: 0,
+            applied: 0,
+            duplicates: 0,
+            quarantined: 1,
+            retries: 0,
+            duration_ms: None,
+            error_class: None,
+            message: None,
+            remote_refs: Vec::new(),
+            denials: Vec::new(),
+        }
+    }
+
+    fn entry(config: Option<&str>, at: &str) -> QuarantineEntry {
+        QuarantineEntry {
+            id: 1,
+            config_id: config.map(str::to_string),
+            phase: QuarantinePhase::Push,
+            event_guid: "g".into(),
+            event_type: None,
+            reason: "refused".into(),
+            created_at: at.into(),
+        }
+    }
+
+    #[test]
+    fn a_run_owns_the_entries_of_its_config_opened_while_it_ran() {
+        let r = run("2026-01-01T10:00:00.500Z", Some("2026-01-01T10:00:02.000Z"));
+        assert!(produced_by(
+            &r,
+            &entry(Some("cfg"), "2026-01-01T10:00:01.000Z")
+        ));
+        // Microseconds (PostgreSQL) compare as instants: .500100 is after .500.
+        assert!(produced_by(
+            &r,
+            &entry(Some("cfg"), "2026-01-01T10:00:00.500100Z")
+        ));
+        assert!(!produced_by(
+            &r,
+            &entry(Some("cfg"), "2026-01-01T10:00:00.499999Z")
+        ));
+        assert!(!produced_by(
+            &r,
+            &entry(Some("cfg"), "2026-01-01T10:00:02.001Z")
+        ));
+        assert!(!produced_by(
+            &r,
+            &entry(Some("other"), "2026-01-01T10:00:01.000Z")
+        ));
+        assert!(!produced_by(&r, &entry(None, "2026-01-01T10:00:01.000Z")));
+    }
+
+    #[test]
+    fn a_running_run_owns_every_later_entry_of_its_config() {
+        let r = run("2026-01-01T10:00:00.000Z", None);
+        assert!(produced_by(
+            &r,
+            &entry(Some("cfg"), "2027-01-01T00:00:00.000Z")
+        ));
+    }
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use datacollect_sync::config::{ConfigError, Credentials, ExternalSyncConfig};
 use datacollect_sync::resolve::FieldProblem;
-use datacollect_sync::status::{adapter_entries, config_status, AdapterEntry};
+use datacollect_sync::status::{adapter_entries, config_status, run_quarantine, AdapterEntry};
 use datacollect_sync::store::{blocking, StoreError};
 use datacollect_sync::{EventApplier, SyncError};
 use serde::Deserialize;
@@ -288,8 +288,37 @@ pub async fn release_config(State(state): AppState, ApiPath(id): ApiPath<String>
     }
 }
 
-pub async fn quarantine(State(state): AppState) -> Response {
-    match blocking(&state.service.store, |s| s.quarantine(None)).await {
+/// `GET /api/runs/{id}/quarantine`: the open quarantine entries the run produced.
+pub async fn run_quarantined(State(state): AppState, ApiPath(id): ApiPath<i64>) -> Response {
+    let found = blocking(&state.service.store, move |s| match s.run(id)? {
+        Some(run) => run_quarantine(s, &run).map(Some),
+        None => Ok(None),
+    })
+    .await;
+    match found {
+        Ok(Some(q)) => Json(q).into_response(),
+        Ok(None) => problem(StatusCode::NOT_FOUND, format!("no run {id}"), None),
+        Err(e) => store_problem(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuarantineQuery {
+    config_id: Option<String>,
+}
+
+/// `GET /api/quarantine[?configId=]`: open entries, of one config (and the local events
+/// that could not be applied, which belong to none) or of all.
+pub async fn quarantine(
+    State(state): AppState,
+    ApiQuery(q): ApiQuery<QuarantineQuery>,
+) -> Response {
+    match blocking(&state.service.store, move |s| {
+        s.quarantine(q.config_id.as_deref())
+    })
+    .await
+    {
         Ok(q) => Json(q).into_response(),
         Err(e) => store_problem(e),
     }

@@ -53,6 +53,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/api/sync/external", post(api::sync))
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{id}", get(api::run))
+        .route("/api/runs/{id}/quarantine", get(api::run_quarantined))
         .route("/api/quarantine", get(api::quarantine))
         .route("/api/quarantine/retry", post(api::retry_quarantine))
         .route("/api/adapters", get(api::adapters))

@@ -149,9 +149,10 @@ pub(super) fn open_quarantine(
     config: Option<&str>,
 ) -> Result<Vec<QuarantineEntry>, StoreError> {
     c.query(
-        "SELECT id, config_id, phase, event_guid, reason, created_at FROM dcsync_quarantine
-         WHERE tenant_id = $1 AND open AND ($2::text IS NULL OR config_id = $2 OR config_id IS NULL)
-         ORDER BY id",
+        "SELECT q.id, q.config_id, q.phase, q.event_guid, q.reason, q.created_at, e.type
+         FROM dcsync_quarantine q LEFT JOIN events e ON e.guid = q.event_guid AND e.tenant_id = q.tenant_id
+         WHERE q.tenant_id = $1 AND q.open AND ($2::text IS NULL OR q.config_id = $2 OR q.config_id IS NULL)
+         ORDER BY q.id",
         &[&tenant, &config],
     )?
     .iter()
@@ -164,6 +165,7 @@ pub(super) fn open_quarantine(
                 StoreError::Backend(format!("unknown quarantine phase {phase:?}"))
             })?,
             event_guid: r.try_get(3)?,
+            event_type: r.try_get(6)?,
             reason: r.try_get(4)?,
             created_at: format_time(r.try_get(5)?),
         })

@@ -492,8 +492,9 @@ impl EventStore for SqliteStore {
     fn quarantine(&self, config_id: Option<&str>) -> Result<Vec<QuarantineEntry>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, config_id, phase, event_guid, reason, created_at FROM quarantine
-                 WHERE open = 1 AND (?1 IS NULL OR config_id = ?1 OR config_id IS NULL) ORDER BY id",
+                "SELECT q.id, q.config_id, q.phase, q.event_guid, q.reason, q.created_at, e.type
+                 FROM quarantine q LEFT JOIN events e ON e.guid = q.event_guid
+                 WHERE q.open = 1 AND (?1 IS NULL OR q.config_id = ?1 OR q.config_id IS NULL) ORDER BY q.id",
             )?;
             let rows = stmt.query_map(params![config_id], |r| {
                 Ok(QuarantineEntry {
@@ -501,6 +502,7 @@ impl EventStore for SqliteStore {
                     config_id: r.get(1)?,
                     phase: text_enum(r, 2, QuarantinePhase::parse)?,
                     event_guid: r.get(3)?,
+                    event_type: r.get(6)?,
                     reason: r.get(4)?,
                     created_at: r.get(5)?,
                 })
