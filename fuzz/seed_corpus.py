@@ -90,7 +90,8 @@ write("cache", "truncate-all", bytes([0]))
 
 # api: route byte, method byte (0 GET 1 POST 2 PUT 3 DELETE), query, newline, body.
 ROUTES = ["/api/configs", "/api/configs/fuzz", "/api/configs/fuzz/release", "/api/sync/external",
-          "/api/runs", "/api/runs/1", "/api/quarantine", "/api/quarantine/retry", "/api/adapters", "/metrics", "/"]
+          "/api/runs", "/api/runs/1", "/api/quarantine", "/api/quarantine/retry", "/api/adapters", "/metrics", "/",
+          "/api/runs/1/quarantine"]
 def api(name, route, method, query, body):
     write("api", name, bytes([ROUTES.index(route), method]) + query.encode() + b"\n" + body.encode())
 api("create", "/api/configs", 1, "", json.dumps({"id": "fuzz", **configs["mock"]}))
@@ -107,3 +108,5 @@ api("retry-bad", "/api/quarantine/retry", 1, "", '{"ids": ["x"]}')
 api("release", "/api/configs/fuzz/release", 1, "", "")
 api("delete", "/api/configs/fuzz", 3, "", "")
 api("metrics", "/metrics", 0, "", "")
+api("run-quarantine", "/api/runs/1/quarantine", 0, "", "")
+api("quarantine-config", "/api/quarantine", 0, "configId=fuzz", "")

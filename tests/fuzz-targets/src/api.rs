@@ -13,7 +13,7 @@ use tower::ServiceExt;
 
 const TOKEN: &str = "fuzz-admin-token-0123456789";
 
-const ROUTES: [&str; 11] = [
+const ROUTES: [&str; 12] = [
     "/api/configs",
     "/api/configs/fuzz",
     "/api/configs/fuzz/release",
@@ -25,6 +25,7 @@ const ROUTES: [&str; 11] = [
     "/api/adapters",
     "/metrics",
     "/",
+    "/api/runs/1/quarantine",
 ];
 
 const METHODS: [Method; 4] = [Method::GET, Method::POST, Method::PUT, Method::DELETE];
