@@ -237,3 +237,32 @@ fn check_says_where_secrets_may_go_and_warns_about_short_ones_and_unapproved_bod
         .unwrap();
     assert!(!String::from_utf8_lossy(&approved.stdout).contains("[approve_placements]"));
 }
+
+#[test]
+fn dcsync_adapters_says_where_each_adapters_secrets_may_go() {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, file) in [
+        (datacollect_sync_e2e::test_adapter_dir(), "hostile.wasm"),
+        (datacollect_sync_e2e::adapter_dir(), "mock_sync_server.wasm"),
+    ] {
+        std::fs::copy(from.join(file), dir.path().join(file)).unwrap();
+    }
+    let out = dcsync()
+        .arg("--adapters")
+        .arg(dir.path())
+        .arg("adapters")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "secrets: apiKey → header x-api-key, basic auth; password → JSON body of /echo at /key"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("secrets: none declared (the 1.0 rule: request headers and basic auth to the config's own origin)"),
+        "{stdout}"
+    );
+}

@@ -501,3 +501,56 @@ async fn malformed_bodies_and_bad_query_values_get_the_apis_json_error_shape() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_held_config_is_refused_until_the_operator_releases_it_through_the_api() {
+    let api = Api::start().await;
+    let server = mock_server().await;
+    let config = json!({"id": "h", "type": "mock-sync-server", "url": server.url()});
+    let (status, _) = api
+        .call(reqwest::Method::POST, "/api/configs", Some(config))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    api.store
+        .hold_config("h", "an answer held a secret value")
+        .unwrap();
+    let (_, shown) = api.call(reqwest::Method::GET, "/api/configs/h", None).await;
+    assert_eq!(
+        shown["held"]["reason"], "an answer held a secret value",
+        "{shown}"
+    );
+    let sync = json!({"configId": "h"});
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/sync/external",
+            Some(sync.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::LOCKED, "{body}");
+    let release = |id: &'static str| {
+        let api = &api;
+        async move {
+            api.call(
+                reqwest::Method::POST,
+                &format!("/api/configs/{id}/release"),
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        release("h").await,
+        (StatusCode::OK, json!({"released": true}))
+    );
+    assert_eq!(api.store.hold("h").unwrap(), None);
+    assert_eq!(
+        release("h").await,
+        (StatusCode::OK, json!({"released": false}))
+    );
+    assert_eq!(release("nope").await.0, StatusCode::NOT_FOUND);
+    let (status, body) = api
+        .call(reqwest::Method::POST, "/api/sync/external", Some(sync))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
