@@ -65,6 +65,7 @@ async fn server_error_500_is_retried_and_delivered_once() {
 
 #[tokio::test]
 async fn rate_limit_429_is_retried_with_backoff() {
+    let started = std::time::Instant::now();
     let (server, _, r, _dir) = scenario(
         Fault {
             status: Some(429),
@@ -75,6 +76,12 @@ async fn rate_limit_429_is_retried_with_backoff() {
     .await;
     assert_eq!(r.unwrap().retries, 1);
     assert_eq!(delivered_once(&server), 25);
+    // The first backoff is at least ¾ of 500 ms: a retry without a wait would hammer a
+    // server that just said it is overloaded. (A lower bound: slowness cannot fail it.)
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(375),
+        "the retry waited its backoff"
+    );
 }
 
 #[tokio::test]
