@@ -326,7 +326,8 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
         || (s[0] == 0x2001 && s[1] == 0) // Teredo 2001::/32: embeds an obfuscated IPv4
         || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation 2001:db8::/32
-        || (s[0] == 0x100 && s[1..4] == [0; 3])) // discard-only 100::/64
+        || (s[0] == 0x100 && s[1..4] == [0; 3]) // discard-only 100::/64
+        || (s[0] & 0xff00) == 0) // the rest of ::/8 (reserved), past the embedded forms above
 }
 
 /// A resolver that drops non-public addresses, so a public name cannot be pointed at the
@@ -433,6 +434,8 @@ mod tests {
             "2001:0:4136:e378::1",
             "2001:db8::1",
             "100::1",
+            "::1:0:808:808", // ::/8, reserved: not one of the forms that embed 8.8.8.8
+            "::ff:0:0:1",
         ] {
             assert!(!public(ip), "{ip} must not count as public");
         }
@@ -488,6 +491,12 @@ mod tests {
         for ip in [
             "100.63.255.255",
             "100.128.0.0",
+            "192.0.1.1",
+            "192.169.0.1",
+            "198.17.255.255",
+            "198.20.0.0",
+            "168.63.129.17",
+            "8.0.0.8",
             "169.253.255.255",
             "169.255.0.0",
             "fbff:ffff::1",
@@ -607,12 +616,34 @@ mod tests {
             origin: "http://127.0.0.1:80".into(),
             private: false,
         });
+        forced.allowed.push(AllowedOrigin {
+            origin: "http://[::1]:80".into(),
+            private: false,
+        });
+        for url in ["http://127.0.0.1/", "http://[::1]/"] {
+            assert_eq!(
+                forced.check(&url::Url::parse(url).unwrap()).map(|_| ()),
+                Err(Denial::NotPublic),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn declared_body_paths_are_relative_to_the_config_urls_path() {
+        let at =
+            |config: &str, url: &str| policy(config).relative_path(&url::Url::parse(url).unwrap());
+        assert_eq!(at("https://h/odoo", "https://h/odoo/jsonrpc"), "/jsonrpc");
+        assert_eq!(at("https://h/odoo/", "https://h/odoo/jsonrpc"), "/jsonrpc");
+        // Not under the config's path: the whole path, so it matches no declared path.
+        assert_eq!(at("https://h/odoo", "https://h/other"), "/other");
         assert_eq!(
-            forced
-                .check(&url::Url::parse("http://127.0.0.1/").unwrap())
-                .map(|_| ()),
-            Err(Denial::NotPublic)
+            at("https://h/odoo", "https://h/odoojsonrpc"),
+            "/odoojsonrpc"
         );
+        assert_eq!(at("https://h/odoo", "https://h/odoo"), "/odoo");
+        // A config at the root: every path is its own.
+        assert_eq!(at("https://h", "https://h/jsonrpc"), "/jsonrpc");
     }
 
     #[test]
