@@ -304,14 +304,10 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
     if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
         return is_public_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
     }
-    // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48.
-    if s[0] == 0x64 && s[1] == 0xff9b {
-        if s[2..6] == [0; 4] {
-            return is_public_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
-        }
-        if s[2] == 1 {
-            return false;
-        }
+    // NAT64 well-known prefix 64:ff9b::/96. (The local-use 64:ff9b:1::/48 and the rest of
+    // 64:ff9b::/32 fall in ::/8, refused below.)
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] {
+        return is_public_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
     }
     // 6to4 2002::/16 embeds an IPv4 address in bits 16..48.
     if s[0] == 0x2002 {
@@ -435,6 +431,8 @@ mod tests {
             "2001:db8::1",
             "100::1",
             "::1:0:808:808", // ::/8, reserved: not one of the forms that embed 8.8.8.8
+            "64:ff9b:2::808:808",
+            "2002:c633:6401::1", // 6to4 of 198.51.100.1 (documentation)
             "::ff:0:0:1",
         ] {
             assert!(!public(ip), "{ip} must not count as public");
@@ -445,6 +443,8 @@ mod tests {
             "::ffff:0:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
+            "2002:c000:101::1", // 6to4 of 192.0.1.1, beside 192.0.0/24
+            "2a00::1",
         ] {
             assert!(public(ip), "{ip} is public");
         }
@@ -627,6 +627,19 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn the_resolvers_refusal_is_recognised_through_its_sources() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("connect failed")]
+        struct Wrapper(#[source] NotPublic);
+        let refused = Wrapper(NotPublic {
+            host: "sync.example.org".into(),
+        });
+        assert!(is_not_public(&refused));
+        let other = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(!is_not_public(&other));
     }
 
     #[test]
