@@ -444,7 +444,7 @@ mod tests {
             "64:ff9b::808:808",
             "2002:808:808::1",
             "2002:c000:101::1", // 6to4 of 192.0.1.1, beside 192.0.0/24
-            "::8.8.8.8", // IPv4-compatible: judged by its IPv4 address, not as ::/8
+            "::8.8.8.8",        // IPv4-compatible: judged by its IPv4 address, not as ::/8
             "::1.1.1.1",
             "2a00::1",
         ] {
