@@ -13,7 +13,7 @@ SCRIPT_ADAPTERS := $(ADAPTER_OUT)/js_webhook.wasm $(ADAPTER_OUT)/python_webhook.
 	$(TEST_ADAPTER_OUT)/hostile_js.wasm $(TEST_ADAPTER_OUT)/hostile_py.wasm
 PYTHON ?= python3
 
-.PHONY: setup adapters node build run test bench sim fuzz install fmt clippy
+.PHONY: setup adapters node build run test bench sim fuzz mutants install fmt clippy
 
 PREFIX ?= /usr/local
 
@@ -128,6 +128,31 @@ install: adapters
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dcsync/adapters
 	install -m 0755 target/release/dcsync $(DESTDIR)$(PREFIX)/bin/dcsync
 	install -m 0644 $(ADAPTER_OUT)/*.wasm $(DESTDIR)$(PREFIX)/share/dcsync/adapters/
+
+## mutants: mutation testing of the security-critical code, on demand (never part of
+## `make test`: every mutant is a rebuild and a test run, hours for all of it). Each group
+## mutates its files and runs only the tests that cover them; `MUTANTS=egress` (or secrets,
+## http, limits, applier) runs one group. Results land in mutants.out/; SECURITY.md keeps
+## the figures and the reason for every mutant left alive.
+MUTANTS ?= egress secrets http limits applier
+MUTANTS_RUN = nice -n 10 $(CARGO) mutants --timeout 300 -j 1 --no-shuffle
+mutants:
+	@$(CARGO) mutants --version >/dev/null 2>&1 || $(CARGO) install cargo-mutants --locked
+	@for group in $(MUTANTS); do case $$group in \
+	egress) $(MUTANTS_RUN) -o mutants.out/egress -f runtime/host/src/egress.rs \
+		--test-package dcsync-host ;; \
+	secrets) $(MUTANTS_RUN) -o mutants.out/secrets -f 'runtime/host/src/secrets/*.rs' \
+		-f runtime/contract/src/config.rs --test-package dcsync-host --test-package dcsync-contract ;; \
+	http) DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(MUTANTS_RUN) -o mutants.out/http \
+		-f runtime/host/src/http.rs -f runtime/host/src/json_body.rs \
+		--test-package datacollect-sync-e2e -- --test hostile_adapters ;; \
+	limits) DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(MUTANTS_RUN) -o mutants.out/limits \
+		-f runtime/host/src/limiter.rs -f runtime/engine/src/classify.rs \
+		-f runtime/contract/src/limits.rs --test-package dcsync-host --test-package dcsync-engine ;; \
+	applier) $(MUTANTS_RUN) -o mutants.out/applier -f 'runtime/applier/src/**/*.rs' \
+		--test-package dcsync-applier ;; \
+	*) echo "unknown mutants group $$group"; exit 2 ;; \
+	esac || true; done
 
 fmt:
 	$(CARGO) fmt --all

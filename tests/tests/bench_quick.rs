@@ -12,6 +12,7 @@ async fn quick_benchmark_produces_every_measure() {
         "load speed-up cache vs compile",
         "hot swap latency p50 (reload + publish)",
         "failed syncs during swaps",
+        "syncs completed during swaps",
         "host overhead per pushed event (WASM − native)",
         "JavaScript webhook: push",
         "Python webhook: push",
@@ -36,5 +37,13 @@ async fn quick_benchmark_produces_every_measure() {
     assert_eq!(
         failed.value, 0.0,
         "a swap broke a sync (a correctness failure, not a timing)"
+    );
+    let ran = out
+        .iter()
+        .find(|m| m.name == "syncs completed during swaps")
+        .unwrap();
+    assert!(
+        ran.value > 0.0,
+        "no sync ran during the swaps, so none could fail: {ran:?}"
     );
 }

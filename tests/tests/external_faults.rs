@@ -65,16 +65,32 @@ async fn server_error_500_is_retried_and_delivered_once() {
 
 #[tokio::test]
 async fn rate_limit_429_is_retried_with_backoff() {
-    let (server, _, r, _dir) = scenario(
-        Fault {
-            status: Some(429),
-            ..Default::default()
-        },
-        &[],
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("f", 25), &EventApplier::new())
+        .unwrap();
+    server.inject(vec![Fault {
+        status: Some(429),
+        times: Some(3),
+        ..Default::default()
+    }]);
+    let m = manager(
+        &store,
+        mock_config(&server, &[("batchSize", "10"), ("retryAttempts", "3")]),
     )
     .await;
-    assert_eq!(r.unwrap().retries, 1);
+    let started = std::time::Instant::now();
+    let r = m.synchronize(None).await.unwrap();
+    assert_eq!(r.retries, 3);
     assert_eq!(delivered_once(&server), 25);
+    // Three backoffs wait at least ¾ of 0.5 + 1 + 2 s: retries without a wait would
+    // hammer a server that just said it is overloaded. (A lower bound: slowness cannot
+    // fail it; a sync of 25 events without waits takes a small fraction of this.)
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(2625),
+        "the retries waited their backoff"
+    );
 }
 
 #[tokio::test]

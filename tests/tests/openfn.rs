@@ -170,14 +170,17 @@ async fn rate_limits_and_database_trouble_are_retried_honouring_retry_after() {
     e.limit(vec![
         LimiterAnswer::TooManyRequests,
         LimiterAnswer::RunsHardLimit,
-        LimiterAnswer::DatabaseUnavailable { retry_after: 1 },
+        LimiterAnswer::DatabaseUnavailable { retry_after: 5 },
     ]);
     let m = manager(&store, config(&e, &[("retryAttempts", "3")])).await;
     let started = std::time::Instant::now();
     let r = m.synchronize(None).await.unwrap();
     assert_eq!((r.pushed, r.retries), (3, 3));
+    // Backoff alone waits at most 0.625 + 1.25 + 2.5 s over three retries, under the 5 s
+    // the 503 asked for: only honouring Retry-After waits this long. (A lower bound: a
+    // slow machine cannot make it fail.)
     assert!(
-        started.elapsed() >= Duration::from_secs(1),
+        started.elapsed() >= Duration::from_secs(5),
         "the 503's retry-after was waited for"
     );
     assert_eq!(e.entities().len(), 3);

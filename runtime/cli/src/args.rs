@@ -266,3 +266,20 @@ pub enum QuarantineCommand {
         ids: Vec<i64>,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_listens_on_loopback_unless_told_otherwise() {
+        // The environment must not choose for the test (DCSYNC_STORE is the store, not the
+        // address; the address has no environment variable).
+        let cli = Cli::try_parse_from(["dcsync", "serve", "--store", "s.db"]).unwrap();
+        let Command::Serve { listen, .. } = cli.command else {
+            panic!("not serve")
+        };
+        let addr: std::net::SocketAddr = listen.parse().unwrap();
+        assert!(addr.ip().is_loopback(), "{listen}");
+    }
+}

@@ -439,7 +439,7 @@ fn serve_generates_a_token_once_and_requires_it() {
     child.wait().unwrap();
 
     // A restart keeps the token and does not print it again.
-    let (mut child, base2, _lines) = start();
+    let (mut child, base2, restart_lines) = start();
     let http2 = reqwest::Client::new();
     let status = rt
         .block_on(
@@ -453,8 +453,31 @@ fn serve_generates_a_token_once_and_requires_it() {
     assert_eq!(status.as_u16(), 200);
     child.kill().unwrap();
     child.wait().unwrap();
+    // Everything the restart printed, read to the end once it was killed.
+    let printed: Vec<String> = restart_lines.map_while(Result::ok).collect();
+    assert!(
+        printed.iter().all(|l| !l.contains(&token)),
+        "the token was printed again: {printed:?}"
+    );
     let saved = std::fs::read_to_string(dir.path().join("s.db.admin-token")).unwrap();
     assert_eq!(saved.trim(), token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(
+            mode("s.db.admin-token"),
+            0o600,
+            "the token file is the owner's"
+        );
+        assert_eq!(mode("s.db.configs"), 0o700, "so is the configs directory");
+    }
 }
 
 #[test]

@@ -68,6 +68,9 @@ fn setup(server: &MockSyncServer, dir: &Path) -> (PathBuf, PathBuf, ExternalSync
 fn killed_push_never_loses_an_event() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut killed_any = 0;
+    // Kills that landed mid-transfer: some events but not all had reached the server. A
+    // kill during start-up or after the end would keep the invariants trivially.
+    let mut mid_transfer = 0;
     for kill_ms in KILL_POINTS_MS {
         let server = rt
             .block_on(MockSyncServer::start("127.0.0.1:0".parse().unwrap()))
@@ -113,6 +116,9 @@ fn killed_push_never_loses_an_event() {
                 e.guid
             );
         }
+        if (1..EVENTS).contains(&received.len()) {
+            mid_transfer += 1;
+        }
 
         server.set_latency(0);
         sync_to_completion(&config_path, &store_path);
@@ -133,12 +139,18 @@ fn killed_push_never_loses_an_event() {
         killed_any >= 3,
         "most kill points must land in the middle of a push ({killed_any})"
     );
+    assert!(
+        mid_transfer >= 2,
+        "several kills must land with some but not all events delivered ({mid_transfer})"
+    );
 }
 
 #[test]
 fn killed_pull_applies_every_record_exactly_once() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut killed_any = 0;
+    // Kills that landed with some but not all records stored.
+    let mut mid_transfer = 0;
     for kill_ms in KILL_POINTS_MS {
         let server = rt
             .block_on(MockSyncServer::start("127.0.0.1:0".parse().unwrap()))
@@ -168,6 +180,9 @@ fn killed_pull_applies_every_record_exactly_once() {
                 "stored event {i} was applied"
             );
         }
+        if (1..EVENTS as u64).contains(&stored) {
+            mid_transfer += 1;
+        }
 
         server.set_latency(0);
         sync_to_completion(&config_path, &store_path);
@@ -183,6 +198,10 @@ fn killed_pull_applies_every_record_exactly_once() {
     assert!(
         killed_any >= 3,
         "most kill points must land in the middle of a pull ({killed_any})"
+    );
+    assert!(
+        mid_transfer >= 2,
+        "several kills must land with some but not all records stored ({mid_transfer})"
     );
 }
 

@@ -81,32 +81,57 @@ async fn axum_serve(listener: tokio::net::TcpListener, state: std::sync::Arc<Ser
     dcsync_cli::server::serve_on(listener, router(state)).await;
 }
 
+/// Every route and method of the API (the router's whole protected surface).
+const ROUTES: [(&str, &str); 15] = [
+    ("GET", "/api/configs"),
+    ("POST", "/api/configs"),
+    ("GET", "/api/configs/some-id"),
+    ("PUT", "/api/configs/some-id"),
+    ("DELETE", "/api/configs/some-id"),
+    ("POST", "/api/configs/some-id/release"),
+    ("POST", "/api/sync/external"),
+    ("GET", "/api/runs"),
+    ("GET", "/api/runs/1"),
+    ("GET", "/api/runs/1/quarantine"),
+    ("GET", "/api/quarantine"),
+    ("GET", "/api/quarantine?configId=some-id"),
+    ("POST", "/api/quarantine/retry"),
+    ("GET", "/api/adapters"),
+    ("GET", "/metrics"),
+];
+
 #[tokio::test]
 async fn every_api_request_needs_the_admin_token() {
     let api = Api::start().await;
-    for path in [
-        "/api/configs",
-        "/api/runs",
-        "/api/runs/1",
-        "/api/runs/1/quarantine",
-        "/api/quarantine?configId=x",
-        "/metrics",
-    ] {
-        let resp = api
-            .http
-            .get(format!("{}{path}", api.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
-        let resp = api
-            .http
-            .get(format!("{}{path}", api.base))
-            .bearer_auth("wrong")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+    // The same length as the token, one byte off at its end: a comparison that looked
+    // only at a prefix, or at the length, would let it in.
+    let near_miss = format!("{}X", &TOKEN[..TOKEN.len() - 1]);
+    for (method, path) in ROUTES {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let url = format!("{}{path}", api.base);
+        let body = json!({"type": "mock-sync-server", "url": "http://127.0.0.1:1/x"});
+        for auth in [
+            None,
+            Some("Bearer wrong".to_string()),
+            Some(format!("Bearer {near_miss}")),
+            Some(format!("Bearer {TOKEN}x")),
+            Some(format!("Basic {TOKEN}")),
+            Some(TOKEN.to_string()),
+        ] {
+            let mut req = api.http.request(method.clone(), &url).json(&body);
+            if let Some(a) = &auth {
+                req = req.header("authorization", a);
+            }
+            let status = req.send().await.unwrap().status();
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} {auth:?}");
+        }
+        // With the token the route answers something else: it exists, and the 401s above
+        // came from the token check, not from a missing route.
+        let (status, _) = api.call(method.clone(), path, Some(body)).await;
+        assert!(
+            status != StatusCode::UNAUTHORIZED && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {status}"
+        );
     }
     let page = api.http.get(&api.base).send().await.unwrap();
     assert_eq!(

@@ -271,13 +271,34 @@ mod tests {
         .unwrap()
     }
 
+    /// A core module with one table of one element and `grow(elements)`: the same attack
+    /// on table elements.
+    fn one_table() -> Vec<u8> {
+        wat::parse_str(
+            r#"(module (table 1 funcref)
+                 (func (export "grow") (param $n i32)
+                   (drop (table.grow (ref.null func) (local.get $n)))))"#,
+        )
+        .unwrap()
+    }
+
     /// Instantiate that module `instances` times in one call's store and grow each memory.
     async fn grow(
         rt: &Arc<AdapterRuntime>,
         instances: usize,
         pages: i32,
     ) -> Result<(), crate::CallError> {
-        let module = wasmtime::Module::new(rt.engine(), one_memory()).unwrap();
+        grow_in(rt, one_memory(), instances, pages).await
+    }
+
+    /// Instantiate `wasm` `instances` times in one call's store and call `grow(by)` in each.
+    async fn grow_in(
+        rt: &Arc<AdapterRuntime>,
+        wasm: Vec<u8>,
+        instances: usize,
+        pages: i32,
+    ) -> Result<(), crate::CallError> {
+        let module = wasmtime::Module::new(rt.engine(), wasm).unwrap();
         let mut store = rt.new_store(CallContext::offline(rt.limits()));
         let linker = wasmtime::Linker::new(rt.engine());
         let mut result = Ok(());
@@ -314,6 +335,21 @@ mod tests {
         );
         // Within the limit in total, it runs.
         assert_eq!(grow(&rt, 8, 6).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn table_elements_are_limited_over_all_the_tables_of_a_call() {
+        let rt = AdapterRuntime::new(Limits {
+            table_elements: 1000,
+            ..Limits::default()
+        })
+        .unwrap();
+        // 4 tables × (1 + 400) elements: each alone fits, together they do not.
+        assert_eq!(
+            grow_in(&rt, one_table(), 4, 400).await,
+            Err(crate::CallError::Limit(Limit::Tables))
+        );
+        assert_eq!(grow_in(&rt, one_table(), 4, 200).await, Ok(()));
     }
 
     #[tokio::test]

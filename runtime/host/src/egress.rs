@@ -307,14 +307,10 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
     if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
         return is_public_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
     }
-    // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48.
-    if s[0] == 0x64 && s[1] == 0xff9b {
-        if s[2..6] == [0; 4] {
-            return is_public_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
-        }
-        if s[2] == 1 {
-            return false;
-        }
+    // NAT64 well-known prefix 64:ff9b::/96. (The local-use 64:ff9b:1::/48 and the rest of
+    // 64:ff9b::/32 fall in ::/8, refused below.)
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] {
+        return is_public_v4(Ipv4Addr::from_bits(v6.to_bits() as u32));
     }
     // 6to4 2002::/16 embeds an IPv4 address in bits 16..48.
     if s[0] == 0x2002 {
@@ -329,7 +325,8 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
         || (s[0] == 0x2001 && s[1] == 0) // Teredo 2001::/32: embeds an obfuscated IPv4
         || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation 2001:db8::/32
-        || (s[0] == 0x100 && s[1..4] == [0; 3])) // discard-only 100::/64
+        || (s[0] == 0x100 && s[1..4] == [0; 3]) // discard-only 100::/64
+        || (s[0] & 0xff00) == 0) // the rest of ::/8 (reserved), past the embedded forms above
 }
 
 /// A resolver that drops non-public addresses, so a public name cannot be pointed at the
@@ -436,6 +433,10 @@ mod tests {
             "2001:0:4136:e378::1",
             "2001:db8::1",
             "100::1",
+            "::1:0:808:808", // ::/8, reserved: not one of the forms that embed 8.8.8.8
+            "64:ff9b:2::808:808",
+            "2002:c633:6401::1", // 6to4 of 198.51.100.1 (documentation)
+            "::ff:0:0:1",
         ] {
             assert!(!public(ip), "{ip} must not count as public");
         }
@@ -445,6 +446,69 @@ mod tests {
             "::ffff:0:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
+            "2002:c000:101::1", // 6to4 of 192.0.1.1, beside 192.0.0/24
+            "::8.8.8.8",        // IPv4-compatible: judged by its IPv4 address, not as ::/8
+            "::1.1.1.1",
+            "2a00::1",
+        ] {
+            assert!(public(ip), "{ip} is public");
+        }
+    }
+
+    /// The ranges SECURITY.md names, each at its edges, alone and inside every IPv6 form
+    /// that embeds an IPv4 address (IPv4-mapped, NAT64 64:ff9b::/96, 6to4 2002::/16).
+    #[test]
+    fn cgnat_link_local_unique_local_and_their_embedded_forms_are_refused() {
+        let v4_refused = [
+            "100.64.0.0",      // CGNAT 100.64/10, first
+            "100.100.100.200", // CGNAT: Alibaba Cloud's metadata endpoint
+            "100.127.255.255", // CGNAT, last
+            "169.254.0.1",     // link-local
+            "169.254.169.254", // link-local: the cloud metadata endpoint
+            "169.254.255.255",
+            "10.0.0.1",
+            "172.31.255.255",
+            "192.168.0.1",
+            "127.0.0.53",
+        ];
+        for v4 in v4_refused {
+            let [a, b, c, d] = v4.parse::<Ipv4Addr>().unwrap().octets();
+            let (hi, lo) = (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
+            for form in [
+                v4.to_string(),
+                format!("::ffff:{v4}"),
+                format!("64:ff9b::{hi:x}:{lo:x}"),
+                format!("2002:{hi:x}:{lo:x}::1"),
+            ] {
+                assert!(!public(&form), "{form} must not count as public");
+            }
+        }
+        for v6 in [
+            "fc00::",
+            "fc00::1",
+            "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "fe80::1",
+            "febf:ffff::1",
+        ] {
+            assert!(!public(v6), "{v6} must not count as public");
+        }
+        // Just outside each range, and public IPv4 in each embedding form: still reachable.
+        for ip in [
+            "100.63.255.255",
+            "100.128.0.0",
+            "192.0.1.1",
+            "192.169.0.1",
+            "198.17.255.255",
+            "198.20.0.0",
+            "168.63.129.17",
+            "8.0.0.8",
+            "169.253.255.255",
+            "169.255.0.0",
+            "fbff:ffff::1",
+            "2001:4860::8888",
+            "::ffff:100.63.255.255",
+            "64:ff9b::643f:ffff",
+            "2002:6480::1",
         ] {
             assert!(public(ip), "{ip} is public");
         }
@@ -512,6 +576,116 @@ mod tests {
             d.client,
             &mixed.clients.as_ref().unwrap().public_only
         ));
+    }
+
+    /// A URL naming an IP address is checked against that address: reachable only when it is
+    /// the origin of the config (or the operator's), with the rule of that address. Every
+    /// way of spelling a loopback or private address is refused to a public config.
+    #[test]
+    fn ip_literals_are_checked_by_their_address() {
+        let p = policy("https://api.example.org/x");
+        for url in [
+            "https://127.0.0.1/",
+            "https://2130706433/", // 127.0.0.1 as one decimal number
+            "https://0x7f.1/",     // and in hex, shortened
+            "https://[::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[64:ff9b::a9fe:a9fe]/", // NAT64 of 169.254.169.254
+            "https://169.254.169.254/latest/meta-data/",
+            "https://100.100.100.200/",
+            "https://[fd00::1]/",
+        ] {
+            assert!(
+                p.check(&url::Url::parse(url).unwrap()).is_err(),
+                "{url} must be refused"
+            );
+        }
+        // An origin that is an IP literal takes the rule of its address.
+        for (url, private) in [
+            ("http://127.0.0.1:3000", true),
+            ("http://[::ffff:10.0.0.1]", true),
+            ("http://100.64.1.1", true),
+            ("http://[fe80::1]", true),
+            ("http://93.184.216.34", false),
+            ("http://[2606:4700::1111]", false),
+            ("http://LOCALHOST:8080", true),
+            ("http://localhost.example.org", false),
+        ] {
+            let a = AllowedOrigin::of(&url::Url::parse(url).unwrap()).unwrap();
+            assert_eq!(a.private, private, "{url}");
+        }
+        // The literal check itself, should an allowed origin's rule ever disagree with its
+        // address: a public-only origin naming loopback is refused before any connection.
+        let mut forced = policy("https://api.example.org/x");
+        forced.allowed.push(AllowedOrigin {
+            origin: "http://127.0.0.1:80".into(),
+            private: false,
+        });
+        forced.allowed.push(AllowedOrigin {
+            origin: "http://[::1]:80".into(),
+            private: false,
+        });
+        for url in ["http://127.0.0.1/", "http://[::1]/"] {
+            assert_eq!(
+                forced.check(&url::Url::parse(url).unwrap()).map(|_| ()),
+                Err(Denial::NotPublic),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_resolvers_refusal_is_recognised_through_its_sources() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("connect failed")]
+        struct Wrapper(#[source] NotPublic);
+        let refused = Wrapper(NotPublic {
+            host: "sync.example.org".into(),
+        });
+        assert!(is_not_public(&refused));
+        let other = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(!is_not_public(&other));
+    }
+
+    #[test]
+    fn declared_body_paths_are_relative_to_the_config_urls_path() {
+        let at =
+            |config: &str, url: &str| policy(config).relative_path(&url::Url::parse(url).unwrap());
+        assert_eq!(at("https://h/odoo", "https://h/odoo/jsonrpc"), "/jsonrpc");
+        assert_eq!(at("https://h/odoo/", "https://h/odoo/jsonrpc"), "/jsonrpc");
+        // Not under the config's path: the whole path, so it matches no declared path.
+        assert_eq!(at("https://h/odoo", "https://h/other"), "/other");
+        assert_eq!(
+            at("https://h/odoo", "https://h/odoojsonrpc"),
+            "/odoojsonrpc"
+        );
+        assert_eq!(at("https://h/odoo", "https://h/odoo"), "/odoo");
+        // A config at the root: every path is its own.
+        assert_eq!(at("https://h", "https://h/jsonrpc"), "/jsonrpc");
+    }
+
+    #[test]
+    fn only_http_and_https_are_allowed_even_to_the_configs_own_host() {
+        let p = policy("ftp://api.example.org/x");
+        for url in [
+            "ftp://api.example.org/x",
+            "file:///etc/passwd",
+            "ws://api.example.org/",
+            "wss://api.example.org/",
+            "gopher://api.example.org/",
+            "data:text/plain,hi",
+            "unix:///var/run/docker.sock",
+        ] {
+            assert_eq!(
+                p.check(&url::Url::parse(url).unwrap()).map(|_| ()),
+                Err(Denial::Scheme),
+                "{url}"
+            );
+        }
+        let p = policy("https://api.example.org/x");
+        assert!(p
+            .check(&url::Url::parse("HTTPS://api.example.org/y").unwrap())
+            .is_ok());
     }
 
     #[test]

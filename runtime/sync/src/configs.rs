@@ -174,4 +174,32 @@ mod tests {
             assert_eq!(warnings.load(Ordering::SeqCst), 2, "again once it changed");
         });
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn config_files_are_the_owners_only_in_a_directory_that_is_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("nested/configs");
+        let dir = ConfigDir::open(&path).unwrap();
+        let config = ExternalSyncConfig::from_value(&serde_json::json!({
+            "type": "mock-sync-server", "url": "http://127.0.0.1:1/x",
+            "extraFields": [{"name": "apiKey", "value": "sk_live_0600"}]
+        }))
+        .unwrap();
+        dir.put(&config).unwrap();
+        // Written twice: the second write replaces the file, and keeps the mode.
+        dir.put(&config).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o700, "the directory");
+        let files: Vec<_> = std::fs::read_dir(&path)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(mode(&files[0]), 0o600, "the file holding the secret");
+        assert!(std::fs::read_to_string(&files[0])
+            .unwrap()
+            .contains("sk_live_0600"));
+    }
 }

@@ -357,6 +357,14 @@ pub(super) async fn hot_swap(s: &Sizes, out: &mut Vec<Measure>) {
         Some(("= 0", failed == 0)),
         format!("{ok} syncs succeeded"),
     ));
+    // No failure means something only if syncs ran while the versions were swapped.
+    out.push(measure(
+        "syncs completed during swaps",
+        ok as f64,
+        "",
+        Some(("> 0", ok > 0)),
+        format!("{} swaps published", registry.swaps()),
+    ));
 }
 
 pub(super) async fn memory(s: &Sizes, out: &mut Vec<Measure>) {

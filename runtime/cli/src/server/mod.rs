@@ -85,19 +85,19 @@ async fn require_token(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    // Compare without an early exit on the first differing byte.
-    let ok = given.is_some_and(|g| {
-        g.len() == state.token.len()
-            && g.bytes()
-                .zip(state.token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    if !ok {
+    if !given.is_some_and(|g| token_matches(g, &state.token)) {
         return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": "missing or wrong admin token (Authorization: Bearer …)" })))
             .into_response();
     }
     next.run(req).await
+}
+
+/// Whether `given` is the admin token, compared in constant time (`subtle`): no early exit
+/// on the first differing byte, so response timing does not reveal how much of a guess was
+/// right. Only the length may show, and the token's length is no secret.
+fn token_matches(given: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    given.as_bytes().ct_eq(token.as_bytes()).into()
 }
 
 async fn metrics() -> impl IntoResponse {
@@ -130,4 +130,43 @@ pub fn admin_token(
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     std::io::Write::write_all(&mut options.open(path)?, token.as_bytes())?;
     Ok((token, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_matches_itself_only() {
+        let token = "0123456789abcdef0123456789abcdef";
+        assert!(token_matches(token, token));
+        for wrong in [
+            "",
+            "0123456789abcdef0123456789abcdeX",
+            "X123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcde",
+            "0123456789abcdef0123456789abcdef0",
+        ] {
+            assert!(!token_matches(wrong, token), "{wrong:?}");
+        }
+    }
+
+    /// Timing cannot be asserted honestly in a test; what can is that the check every
+    /// request goes through is this constant-time comparison, and that it is built on
+    /// `subtle`'s `ct_eq` rather than `==` on the strings. Replacing either fails this.
+    #[test]
+    fn every_request_is_checked_with_the_constant_time_comparison() {
+        let source = include_str!("mod.rs");
+        let body = |name: &str| {
+            let start = source.find(&format!("fn {name}(")).unwrap();
+            let end = source[start..].find("\n}\n").unwrap();
+            &source[start..start + end]
+        };
+        let check = body("require_token");
+        assert!(check.contains("token_matches(g, &state.token)"), "{check}");
+        assert!(!check.contains("=="), "{check}");
+        let compare = body("token_matches");
+        assert!(compare.contains(".ct_eq("), "{compare}");
+        assert!(!compare.contains("=="), "{compare}");
+    }
 }
