@@ -1,5 +1,8 @@
 // The DataCollect adapter SDK for JavaScript: write a sync adapter as a plain object.
 //
+// Over 400 lines: the SDK is one module an adapter imports by path; splitting it would make
+// authors copy several files.
+//
 //   import { defineAdapter, request, errorForStatus, withRejections, batchId } from '../../sdk-js/sdk.js';
 //   export const { adapter, manifest, checks } = defineAdapter({
 //     describe: () => ({ type: 'my-adapter', name: 'My system', version: '0.1.0', configFields: [] }),

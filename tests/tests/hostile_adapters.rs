@@ -2,6 +2,9 @@
 //! names its cause, no secret reaches the error, the run history or the adapter, and a
 //! well-behaved adapter in the same process syncs correctly right afterwards.
 //! SECURITY.md maps each attack to its test here.
+//!
+//! Over 400 lines: one attack per test, kept in one file because SECURITY.md's table points
+//! into it and every attack shares the no-leak and good-adapter-after path at its top.
 
 use datacollect_sync::engine::Limits;
 use datacollect_sync::limits::Limit;

@@ -7,6 +7,9 @@
 //!
 //! Its name carries terminal escapes and a forged log line, to prove they are shown
 //! neutralised.
+//!
+//! Over 400 lines: every attack is one arm of the same two functions, so an attack test
+//! names its arm here.
 
 use datacollect_adapter_sdk::host::{log, Level};
 use datacollect_adapter_sdk::prelude::*;
