@@ -6,7 +6,8 @@
 //! the server holds (in no particular order, some delivered twice), the batch size, the
 //! faults queued before each sync (5xx, 429 with and without Retry-After, dropped
 //! connections, malformed answers, answers slower than the timeout, partial rejections), and
-//! where the host crashes. A crash is the sync future dropped at its k-th poll (k from the
+//! where the host crashes. Waits (backoff, Retry-After) run on a manual clock: they pass at
+//! once and still count against the run's budget. A crash is the sync future dropped at its k-th poll (k from the
 //! seed): whatever await point the run was parked at, nothing after it happens, and the
 //! store is opened again as a restarted process would. The faults replay exactly; the
 //! crash lands at the same await point whenever the I/O is as ready as it was, which on
@@ -240,6 +241,8 @@ pub async fn run(
     .unwrap();
     let mut truth = Truth::default();
     let mut out = SimOutcome::default();
+    // Backoff and Retry-After waits pass at once (and still count against the run's budget).
+    let clock = Arc::new(datacollect_sync::clock::ManualClock::new());
     let mut next_record = 0usize;
     let add_records = |truth: &mut Truth, rng: &mut StdRng, next: &mut usize, n: usize| {
         let mut batch = Vec::new();
@@ -296,7 +299,8 @@ pub async fn run(
         let received_before = server.received().0.len();
         let mut m =
             ExternalSyncManager::new(s.clone(), Arc::new(EventApplier::new()), config.clone())
-                .with_registry(registry.clone());
+                .with_registry(registry.clone())
+                .with_clock(clock.clone());
         m.initialize().await.map_err(|e| e.to_string())?;
         let sync = m.synchronize(None);
         let crashed = match crash {
@@ -332,7 +336,8 @@ pub async fn run(
     for _ in 0..3 {
         let mut m =
             ExternalSyncManager::new(s.clone(), Arc::new(EventApplier::new()), config.clone())
-                .with_registry(registry.clone());
+                .with_registry(registry.clone())
+                .with_clock(clock.clone());
         m.initialize().await.map_err(|e| e.to_string())?;
         last = Some(m.synchronize(None).await);
         if matches!(last, Some(Ok(_))) {

@@ -380,3 +380,52 @@ async fn a_batch_over_the_request_cap_splits_until_it_fits() {
     assert_eq!(q[0].event_guid, "req-event-5");
     assert!(q[0].reason.contains("over the request size cap"), "{q:?}");
 }
+
+/// The run's waits and time budget follow an injected clock: two Retry-Afters of two
+/// minutes pass at once on a manual clock and are accounted for in full; a server that
+/// keeps asking for five minutes is waited on until the next wait would pass the run's
+/// budget (an hour, on that clock), and that one is not taken.
+#[tokio::test]
+async fn the_runs_waits_and_budget_follow_an_injected_clock() {
+    use datacollect_sync::clock::ManualClock;
+    use std::time::Duration;
+    let server = mock_server().await;
+    server.inject(vec![Fault {
+        status: Some(503),
+        retry_after: Some(120),
+        times: Some(2),
+        ..Fault::default()
+    }]);
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("clk", 2), &EventApplier::new())
+        .unwrap();
+    let clock = std::sync::Arc::new(ManualClock::new());
+    let m = manager(&store, mock_config(&server, &[]))
+        .await
+        .with_clock(clock.clone());
+    let report = m.synchronize(None).await.unwrap();
+    assert_eq!((report.pushed, report.retries), (2, 2));
+    assert_eq!(clock.waited(), Duration::from_secs(240));
+    assert!(report.duration_ms >= 240_000, "{}", report.duration_ms);
+    server.inject(vec![Fault {
+        status: Some(503),
+        retry_after: Some(300),
+        times: Some(100),
+        ..Fault::default()
+    }]);
+    store
+        .append_local(&local_events("clk2", 1), &EventApplier::new())
+        .unwrap();
+    let patient = manager(&store, mock_config(&server, &[("retryAttempts", "50")]))
+        .await
+        .with_clock(clock.clone());
+    let e = patient.synchronize(None).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("would run past the run's time limit"),
+        "{e}"
+    );
+    // 11 waits of 5 minutes fit in the hour; the 12th would end exactly at its end.
+    assert_eq!(clock.waited(), Duration::from_secs(240 + 11 * 300));
+}

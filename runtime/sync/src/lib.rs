@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 
 pub mod adapter_dir;
+pub mod clock;
 pub mod configs;
 pub mod interrupt;
 pub mod manager;

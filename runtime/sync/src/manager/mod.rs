@@ -30,7 +30,6 @@ use dcsync_store::{blocking, EventStore, RunRecord};
 use run::Run;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 use tracing::Instrument;
 
 /// Where a manager finds the adapter serving a type, at each sync. The
@@ -67,6 +66,7 @@ pub struct ExternalSyncManager {
     on_progress: Option<ProgressFn>,
     on_call: Option<CallFn>,
     tape: Option<Arc<Tape>>,
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl std::fmt::Debug for ExternalSyncManager {
@@ -99,7 +99,15 @@ impl ExternalSyncManager {
             on_progress: None,
             on_call: None,
             tape: None,
+            clock: Arc::new(crate::clock::SystemClock),
         }
+    }
+
+    /// Run on `clock` instead of real time: waits (backoff, Retry-After, the pause between
+    /// batches) and the run's time budget follow it (tests, simulations).
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Call `f` after every adapter call, with what it cost and reached.
@@ -385,7 +393,7 @@ impl ExternalSyncManager {
     async fn execute(&self, p: Prepared) -> Result<SyncReport, SyncError> {
         let info = p.adapter.info().clone();
         let span = tracing::info_span!("sync", config = %self.config.id, adapter = %info.adapter_type, version = %info.version, run_id = p.run_id);
-        let started = Instant::now();
+        let started = self.clock.now();
         let mut run = Run {
             manager: self,
             adapter: p.adapter.as_ref(),
@@ -409,7 +417,7 @@ impl ExternalSyncManager {
         .instrument(span.clone())
         .await;
         let mut report = run.report;
-        report.duration_ms = started.elapsed().as_millis() as u64;
+        report.duration_ms = (self.clock.now() - started).as_millis() as u64;
         report.status = match &result {
             Ok(run::PhaseEnd::Done) => RunStatus::Succeeded,
             Ok(run::PhaseEnd::OutOfTime) => RunStatus::Incomplete,

@@ -159,7 +159,7 @@ impl Run<'_> {
                 }));
             }
             let wait = backoff::wait(attempt, delay);
-            if std::time::Instant::now() + wait >= self.deadline {
+            if self.manager.clock.now() + wait >= self.deadline {
                 // A retry would outlast the run (and hold the config's lock past it): the
                 // next run tries again.
                 return Err(Failure::Fatal(SyncError::Transient {
@@ -172,7 +172,7 @@ impl Run<'_> {
             }
             tracing::info!(config = %self.manager.config.id, what, attempt, wait_ms = wait.as_millis() as u64, reason = %self.secrets.scrub(&message), "transient failure; retrying");
             self.report.retries += 1;
-            tokio::time::sleep(wait).await;
+            self.manager.clock.sleep(wait).await;
         }
     }
 
@@ -193,7 +193,7 @@ impl Run<'_> {
     }
 
     fn out_of_time(&self) -> bool {
-        std::time::Instant::now() >= self.deadline
+        self.manager.clock.now() >= self.deadline
     }
 
     /// Count what one adapter call cost and saw: time, host HTTP time, metrics, denials.

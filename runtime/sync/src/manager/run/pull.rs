@@ -7,7 +7,6 @@ use super::{Failure, PhaseEnd, Run};
 use crate::manager::{Progress, SyncError};
 use dcsync_contract::pulled::PulledPage;
 use dcsync_store::blocking;
-use std::time::Instant;
 
 impl Run<'_> {
     pub(super) async fn pull_phase(&mut self) -> Result<PhaseEnd, SyncError> {
@@ -15,7 +14,8 @@ impl Run<'_> {
         let config_id = self.manager.config.id.clone();
         let id = config_id.clone();
         let mut cursor = blocking(&store, move |s| s.cursors(&id)).await?.pull;
-        let (mut stalled_pages, mut last_progress) = (0u32, Instant::now());
+        let clock = self.manager.clock.clone();
+        let (mut stalled_pages, mut last_progress) = (0u32, clock.now());
         loop {
             if let Some(end) = self.safe_point()? {
                 return Ok(end);
@@ -78,10 +78,10 @@ impl Run<'_> {
             // Only applied records are progress: pages of refused records forever would
             // grow the quarantine without bound.
             if outcome.applied > 0 {
-                (stalled_pages, last_progress) = (0, Instant::now());
+                (stalled_pages, last_progress) = (0, clock.now());
             } else {
                 stalled_pages += 1;
-                let stalled_for = last_progress.elapsed();
+                let stalled_for = clock.now() - last_progress;
                 if stalled_pages >= self.limits.stall_pages
                     || (stalled_pages >= 3 && stalled_for >= self.limits.stall_time)
                 {

@@ -38,10 +38,12 @@ impl Run<'_> {
                 return Ok(PhaseEnd::Done);
             }
             if !first && self.settings.delay_between_batches_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(
-                    self.settings.delay_between_batches_ms,
-                ))
-                .await;
+                self.manager
+                    .clock
+                    .sleep(Duration::from_millis(
+                        self.settings.delay_between_batches_ms,
+                    ))
+                    .await;
             }
             first = false;
             done += pending.len() as u64;
