@@ -126,6 +126,9 @@ pub fn responses(data: &[u8]) {
     };
     let (_, adapter_type) = ADAPTERS[usize::from(which) % ADAPTERS.len()];
     let tape = Arc::new(Tape::answers(answers(rest)));
+    // Loaded outside the runtime: the first load blocks on it (found by this target's
+    // first fuzzing run, kept in fuzz/regressions/responses/).
+    let registry = registry().clone();
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn EventStore> =
@@ -144,7 +147,7 @@ pub fn responses(data: &[u8]) {
         let config = config_for(adapter_type);
         let id = config.id.clone();
         let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
-            .with_registry(registry().clone())
+            .with_registry(registry)
             .with_tape(tape)
             .secret_rules(true, Default::default());
         m.initialize().await.expect("initialize");
