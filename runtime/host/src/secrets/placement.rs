@@ -431,4 +431,78 @@ mod tests {
             )
             .is_err());
     }
+
+    #[test]
+    fn every_login_name_may_go_into_the_username_of_basic_auth() {
+        let p = SecretPolicy::default();
+        for login in ["credentials.username", "username", "user", "login", "User"] {
+            assert!(
+                p.check(login, 5, Slot::BasicAuthUser, OWN, true).is_ok(),
+                "{login}"
+            );
+        }
+        for other in ["password", "users", "credentials.password"] {
+            assert!(
+                matches!(
+                    p.check(other, 20, Slot::BasicAuthUser, OWN, true),
+                    Err(Refusal::NotALogin(_))
+                ),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn approval_is_needed_for_bodies_and_unusual_headers_only() {
+        let header = |name: &str| Placement::Header { name: name.into() };
+        let needs = |entries: &[(&str, Placement)]| needs_approval(&manifest(entries).unwrap());
+        assert!(!needs(&[]));
+        assert!(!needs(&[
+            ("password", Placement::BasicAuth),
+            ("token", Placement::Bearer),
+            ("apiKey", header("x-api-key")),
+            ("header.X-Custom", header("x-custom")),
+        ]));
+        let body = Placement::JsonBody {
+            path: "/jsonrpc".into(),
+            pointer: "/params/args/2".into(),
+        };
+        assert!(needs(&[
+            ("password", Placement::BasicAuth),
+            ("password", body)
+        ]));
+        assert!(needs(&[("note", header("x-note"))]), "an unusual header");
+        assert!(
+            needs(&[("header.X-Custom", header("x-other"))]),
+            "a header other than the one the field is named for"
+        );
+    }
+
+    #[test]
+    fn a_body_secret_of_exactly_the_minimum_length_is_allowed() {
+        let decl = Placement::JsonBody {
+            path: "/jsonrpc".into(),
+            pointer: "/params/args/2".into(),
+        };
+        let p = SecretPolicy {
+            manifest: manifest(&[("password", decl.clone()), ("login", decl)]),
+            approved: true,
+            ..Default::default()
+        };
+        let slot = Slot::JsonBody {
+            path: "/jsonrpc",
+            pointer: "/params/args/2",
+        };
+        let min = crate::secrets::MIN_BODY_SECRET_LEN;
+        assert_eq!(min, 8);
+        assert!(p.check("password", min, slot, OWN, true).is_ok());
+        assert!(matches!(
+            p.check("password", min - 1, slot, OWN, true),
+            Err(Refusal::TooShortForBody(_))
+        ));
+        assert!(
+            p.check("login", 3, slot, OWN, true).is_ok(),
+            "a login is exempt"
+        );
+    }
 }
