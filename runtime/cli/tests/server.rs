@@ -582,3 +582,37 @@ async fn a_held_config_is_refused_until_the_operator_releases_it_through_the_api
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
+
+/// A JSON body that is not an object, on create or edit: a 422 naming the shape, and the
+/// server goes on (an edit once panicked setting the id on a number, found by fuzzing).
+#[tokio::test]
+async fn a_config_body_that_is_not_an_object_is_refused_not_a_crash() {
+    let api = Api::start().await;
+    let server = mock_server().await;
+    let config = json!({"id": "n", "type": "mock-sync-server", "url": server.url()});
+    let (status, _) = api
+        .call(reqwest::Method::POST, "/api/configs", Some(config))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for body in [
+        json!(0),
+        json!([1]),
+        json!("text"),
+        json!({"externalSync": 5}),
+    ] {
+        for (method, path) in [
+            (reqwest::Method::PUT, "/api/configs/n"),
+            (reqwest::Method::POST, "/api/configs"),
+        ] {
+            let (status, answer) = api.call(method.clone(), path, Some(body.clone())).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{method} {path} {body}: {answer}"
+            );
+            assert!(answer["error"].as_str().is_some(), "{answer}");
+        }
+    }
+    let (status, _) = api.call(reqwest::Method::GET, "/api/configs/n", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
