@@ -149,8 +149,8 @@ pub fn responses(data: &[u8]) {
         let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
             .with_registry(registry)
             .with_tape(tape)
-        // Retries of refused or failing answers wait on a manual clock: no real backoff.
-        .with_clock(Arc::new(datacollect_sync::clock::ManualClock::new()))
+            // Retries of refused or failing answers wait on a manual clock: no real backoff.
+            .with_clock(Arc::new(datacollect_sync::clock::ManualClock::new()))
             .secret_rules(true, Default::default());
         m.initialize().await.expect("initialize");
         let result = m.synchronize(None).await;
