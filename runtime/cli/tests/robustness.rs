@@ -888,3 +888,49 @@ fn the_mock_servers_faults_take_one_or_many_and_can_be_cleared() {
     });
     let _ = std::io::stdout().flush();
 }
+
+/// Peak resident memory of `dcsync events import` on `file`, in MiB (the child's own, from
+/// `wait4`).
+fn import_peak_mib(store: &Path, file: &Path) -> f64 {
+    let child = dcsync()
+        .args(["events", "import", "--store"])
+        .arg(store)
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: waiting for our own child, with a zeroed rusage to fill.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        let pid = libc::wait4(child.id() as i32, &mut status, 0, &mut usage);
+        assert_eq!(pid, child.id() as i32);
+        usage
+    };
+    assert_eq!(status, 0, "the import failed");
+    usage.ru_maxrss as f64 / 1024.0 // kilobytes on Linux
+}
+
+#[test]
+fn an_imports_memory_does_not_grow_with_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pad = "x".repeat(1000);
+    let file = |name: &str, n: usize| {
+        let mut text = String::with_capacity(n * 1200);
+        for i in 0..n {
+            text.push_str(&event_line(&format!("{name}-{i}"), &pad));
+            text.push('\n');
+        }
+        write(&dir.path().join(name), &text)
+    };
+    // 23 and 68 MB of events: past the first chunks the peak stays where it is. Reading a
+    // file whole (as imports once did, ~10× the file) would add some 450 MiB between them.
+    let (mid, big) = (file("mid", 20_000), file("big", 60_000));
+    let mid_peak = import_peak_mib(&dir.path().join("a.db"), &mid);
+    let big_peak = import_peak_mib(&dir.path().join("b.db"), &big);
+    assert!(
+        big_peak - mid_peak < 20.0,
+        "importing 68 MB peaked at {big_peak:.0} MiB, 23 MB at {mid_peak:.0} MiB"
+    );
+}
