@@ -890,7 +890,8 @@ fn the_mock_servers_faults_take_one_or_many_and_can_be_cleared() {
 }
 
 /// Peak resident memory of `dcsync events import` on `file`, in MiB (the child's own, from
-/// `wait4`).
+/// `wait4`, which reaps it: `Child::wait` cannot report the peak).
+#[allow(clippy::zombie_processes)]
 fn import_peak_mib(store: &Path, file: &Path) -> f64 {
     let child = dcsync()
         .args(["events", "import", "--store"])
