@@ -415,14 +415,20 @@ fn check(
     }
     truth.pull_cursor = pull;
     // Every record before the cursor applied exactly once.
+    // Each external entity's audit log, read once.
+    let mut logs = BTreeMap::new();
+    for (_, entity) in &truth.records {
+        if !logs.contains_key(entity.as_str()) {
+            logs.insert(entity.as_str(), s.audit_log(entity).map_err(e)?);
+        }
+    }
     let mut by_entity: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
     for (guid, entity) in truth.records.iter().take(pull) {
         by_entity.entry(entity).or_default().insert(guid);
     }
     for (entity, guids) in &by_entity {
-        let log = s.audit_log(entity).map_err(e)?;
         let mut seen = HashSet::new();
-        for entry in &log {
+        for entry in &logs[entity] {
             if !seen.insert(entry.event_guid.as_str()) {
                 return Err(format!("{} applied twice to {entity}", entry.event_guid));
             }
@@ -445,15 +451,7 @@ fn check(
         ));
     }
     let claimed_applied: u64 = runs.iter().map(|r| r.applied).sum();
-    let all_applied: u64 = truth
-        .records
-        .iter()
-        .map(|(_, entity)| entity.as_str())
-        .collect::<HashSet<_>>()
-        .iter()
-        .map(|entity| s.audit_log(entity).map(|l| l.len() as u64))
-        .sum::<Result<u64, _>>()
-        .map_err(e)?;
+    let all_applied: u64 = logs.values().map(|l| l.len() as u64).sum();
     if claimed_applied > all_applied {
         return Err(format!(
             "runs claim {claimed_applied} records applied; the store holds {all_applied}"
