@@ -471,7 +471,18 @@ fn a_run_whose_process_was_killed_is_marked_abandoned_by_the_next() {
         .as_str()
         .unwrap()
         .contains("process ended"));
-    assert_eq!(server.received().2, 0, "nothing delivered twice");
+    // A kill between the server's answer and the store's confirmation re-sends that one
+    // batch (delivery is at least once; the receiver knows the guids): never more.
+    let (received, _, again) = server.received();
+    assert!(
+        again <= 10,
+        "at most the batch in flight sent again: {again}"
+    );
+    assert_eq!(
+        received.len(),
+        200,
+        "every event received, each once by guid"
+    );
 }
 
 #[test]
