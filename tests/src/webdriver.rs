@@ -204,10 +204,10 @@ impl Browser {
 
     /// A DOM property of the element matching `css` (`type`, `value`, `placeholder`…).
     pub async fn property(&self, css: &str, name: &str) -> Value {
-        let el = self.find(css).await;
-        self.call(
+        self.on_element(
+            css,
             reqwest::Method::GET,
-            &format!("/element/{el}/property/{name}"),
+            &format!("property/{name}"),
             Value::Null,
         )
         .await
@@ -216,13 +216,41 @@ impl Browser {
     /// Press keys in the focused element (WebDriver key codes: "\u{E004}" is Tab,
     /// "\u{E007}" Enter).
     pub async fn keys(&self, css: &str, text: &str) {
-        let el = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{el}/value"),
-            json!({ "text": text }),
-        )
-        .await;
+        self.on_element(css, reqwest::Method::POST, "value", json!({ "text": text }))
+            .await;
+    }
+
+    /// One command on the element matching `css`. The page re-renders lists after
+    /// every change, so an element found a moment ago may be gone ("stale element
+    /// reference"): find it again and repeat, for up to 10 s. Any other WebDriver
+    /// error fails the test — a click that silently did nothing once left a test
+    /// waiting 30 s for a run that was never started.
+    async fn on_element(
+        &self,
+        css: &str,
+        method: reqwest::Method,
+        command: &str,
+        body: Value,
+    ) -> Value {
+        let started = Instant::now();
+        loop {
+            let el = self.find(css).await;
+            let v = self
+                .call(
+                    method.clone(),
+                    &format!("/element/{el}/{command}"),
+                    body.clone(),
+                )
+                .await;
+            let Some(error) = v.get("error").and_then(Value::as_str) else {
+                return v;
+            };
+            assert!(
+                error == "stale element reference" && started.elapsed() < Duration::from_secs(10),
+                "{command} on {css}: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
@@ -264,42 +292,23 @@ impl Browser {
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
-        let el = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{el}/clear"),
-            json!({}),
-        )
-        .await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{el}/value"),
-            json!({ "text": text }),
-        )
-        .await;
+        self.on_element(css, reqwest::Method::POST, "clear", json!({}))
+            .await;
+        self.on_element(css, reqwest::Method::POST, "value", json!({ "text": text }))
+            .await;
     }
 
     pub async fn click(&self, css: &str) {
-        let el = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{el}/click"),
-            json!({}),
-        )
-        .await;
+        self.on_element(css, reqwest::Method::POST, "click", json!({}))
+            .await;
     }
 
     pub async fn text(&self, css: &str) -> String {
-        let el = self.find(css).await;
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{el}/text"),
-            Value::Null,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+        self.on_element(css, reqwest::Method::GET, "text", Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Wait until the text of `css` contains `want`; returns it.
