@@ -138,6 +138,7 @@ MUTANTS ?= egress secrets http limits applier
 MUTANTS_RUN = nice -n 10 $(CARGO) mutants --timeout 300 -j 1 --no-shuffle
 mutants:
 	@$(CARGO) mutants --version >/dev/null 2>&1 || $(CARGO) install cargo-mutants --locked
+	@mkdir -p mutants.out
 	@for group in $(MUTANTS); do case $$group in \
 	egress) $(MUTANTS_RUN) -o mutants.out/egress -f runtime/host/src/egress.rs \
 		--test-package dcsync-host ;; \
@@ -152,7 +153,7 @@ mutants:
 	applier) $(MUTANTS_RUN) -o mutants.out/applier -f 'runtime/applier/src/**/*.rs' \
 		--test-package dcsync-applier ;; \
 	*) echo "unknown mutants group $$group"; exit 2 ;; \
-	esac || true; done
+	esac; rc=$$?; [ $$rc = 0 ] || [ $$rc = 2 ] || [ $$rc = 3 ] || exit $$rc; done # 2: mutants missed, 3: timeouts (both reported)
 
 fmt:
 	$(CARGO) fmt --all

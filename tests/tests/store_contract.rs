@@ -316,6 +316,8 @@ fn runs_are_recorded_and_a_dead_run_is_abandoned(o: Opened) {
     r.status = RunStatus::Succeeded;
     r.pushed = 3;
     r.remote_refs = vec!["wo-1".into()];
+    r.denials = vec!["http://10.0.0.1/: not a public address".into()];
+    r.breaches = vec!["push-batch: the memory limit".into()];
     r.duration_ms = Some(12);
     s.finish_run(&r).unwrap();
     let runs = s.runs(Some(CFG), 10).unwrap();
@@ -323,6 +325,8 @@ fn runs_are_recorded_and_a_dead_run_is_abandoned(o: Opened) {
     assert_eq!(runs[0].id, id);
     assert_eq!((runs[0].status, runs[0].pushed), (RunStatus::Succeeded, 3));
     assert_eq!(runs[0].remote_refs, ["wo-1"]);
+    assert_eq!(runs[0].denials, r.denials);
+    assert_eq!(runs[0].breaches, r.breaches);
     assert!(runs[0].finished_at.is_some());
     assert!(s.runs(Some("other"), 10).unwrap().is_empty());
 }

@@ -322,6 +322,11 @@ async fn push_with(
     m.initialize().await.unwrap();
     let report = m.synchronize(None).await.expect("the queue moves on");
     assert_eq!(store.pending_count(&m.config().id).unwrap(), 0);
+    let run = &store.runs(None, 1).unwrap()[0];
+    assert_eq!(
+        run.breaches, report.breaches,
+        "the run's history lists them"
+    );
     (
         report,
         store.quarantine(None).unwrap(),
@@ -349,6 +354,17 @@ async fn a_batch_over_the_adapters_memory_splits_and_only_the_huge_event_is_quar
         "{q:?}"
     );
     assert!(report.push_batches > 1, "split: {report:?}");
+    // Every split, and the lone event that still did not fit, is a breach of the run
+    // (which succeeded): at least the full batch, a half, and the event alone.
+    assert!(report.breaches.len() >= 3, "{:?}", report.breaches);
+    assert!(
+        report
+            .breaches
+            .iter()
+            .all(|b| b == "push-batch: the memory limit"),
+        "{:?}",
+        report.breaches
+    );
 }
 
 #[tokio::test]
@@ -379,6 +395,15 @@ async fn a_batch_over_the_request_cap_splits_until_it_fits() {
     );
     assert_eq!(q[0].event_guid, "req-event-5");
     assert!(q[0].reason.contains("over the request size cap"), "{q:?}");
+    assert!(report.breaches.len() >= 3, "{:?}", report.breaches);
+    assert!(
+        report
+            .breaches
+            .iter()
+            .all(|b| b == "push-batch: a request over the 1048576 byte size cap"),
+        "{:?}",
+        report.breaches
+    );
 }
 
 /// The run's waits and time budget follow an injected clock: two Retry-Afters of two

@@ -5,7 +5,7 @@
 //! `target/screenshots/` for a person to look at. Every test ends its browser, failing too.
 
 use datacollect_sync::configs::ConfigDir;
-use datacollect_sync::{AdapterRegistry, EventApplier, EventStore};
+use datacollect_sync::{AdapterRegistry, EventApplier, EventStore, ExternalSyncConfig};
 use datacollect_sync_e2e::webdriver::{live_processes, Browser};
 use datacollect_sync_e2e::*;
 use dcsync_cli::server::{router, serve_on, ServerState};
@@ -289,6 +289,32 @@ async fn the_openfn_form_is_built_from_its_declared_fields_and_keeps_secrets_out
     assert_eq!(stored[0].extra("apiKey"), Some(SECRET), "kept on edit");
     assert_eq!(stored[0].extra("collectionsToken"), Some(TOKEN_SECRET));
     assert_eq!(stored[0].extra("collectionName"), Some("people"));
+
+    // A secret kept at the top level of the config, as the original product's configs may
+    // (`{"apiPassword": …}` beside `extraFields`), survives an edit in the page too: the
+    // page sends it back as `***` and the API keeps the stored value.
+    let mut with_top_level = stored[0].to_json(false);
+    with_top_level["apiPassword"] = json!(TOKEN_SECRET);
+    page.configs
+        .put(&ExternalSyncConfig::from_value(&with_top_level).unwrap())
+        .unwrap();
+    b.goto(&page.base).await; // the token stays in the tab's session storage
+    b.click(".edit-config").await;
+    b.wait_for_text("#form-title", "Edit openfn-adapter@").await;
+    let html = b
+        .execute("return document.documentElement.outerHTML;", json!([]))
+        .await;
+    assert!(!html.as_str().unwrap().contains(TOKEN_SECRET));
+    b.type_into(api_key, "replaced-key-0123456789").await;
+    b.click("#save").await;
+    b.wait_for_text("#form-title", "New external sync config")
+        .await;
+    let saved = page.configs.list()[0].to_json(false);
+    assert_eq!(saved["apiPassword"], TOKEN_SECRET, "{saved}");
+    assert_eq!(
+        page.configs.list()[0].extra("apiKey"),
+        Some("replaced-key-0123456789")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -322,7 +322,14 @@ impl ExternalSyncConfig {
             if f.value != "***" {
                 continue;
             }
-            let field = format!("extraFields[{i}].value");
+            // A top-level key (`{"password": "***"}`) is named as itself; a listed one by
+            // its place in `extraFields`.
+            let top_level = self.from_top_level.contains(&f.name);
+            let field = if top_level {
+                f.name.clone()
+            } else {
+                format!("extraFields[{i}].value")
+            };
             if moved {
                 return Err(invalid(
                     field,
@@ -330,7 +337,20 @@ impl ExternalSyncConfig {
                 ));
             }
             match previous.extra(&f.name) {
-                Some(old) => f.value = old.to_string(),
+                Some(old) => {
+                    f.value = old.to_string();
+                    // A top-level key is written back from `top_level`: keep the stored
+                    // value there too, as it was (a number stays a number), or the
+                    // config would be saved with a literal `***` in place of the secret.
+                    if top_level {
+                        let kept = previous
+                            .top_level
+                            .get(&f.name)
+                            .cloned()
+                            .unwrap_or_else(|| Value::String(old.to_string()));
+                        self.top_level.insert(f.name.clone(), kept);
+                    }
+                }
                 None => {
                     return Err(invalid(
                         field,

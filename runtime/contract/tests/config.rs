@@ -242,3 +242,37 @@ fn top_level_keys_of_the_original_product_are_kept_and_handed_to_the_adapter() {
     assert_eq!(both.extra("batchSize"), Some("9"));
     assert_eq!(both.to_json(false)["batchSize"], "7");
 }
+
+#[test]
+fn an_edit_that_sends_a_top_level_secret_back_masked_keeps_it() {
+    // The API shows a top-level secret as `***`; an edit that sends that back must keep
+    // the stored value where it was, not save a literal `***` over the secret.
+    let stored = ExternalSyncConfig::from_value(&json!({"id": "spp", "type": "openspp-adapter",
+        "url": "https://spp.example.org", "apiPassword": "hunter2-hunter2", "pin": 4242,
+        "extraFields": [{"name": "database", "value": "prod"}]}))
+    .unwrap();
+    let shown = stored.to_json(true);
+    assert_eq!(shown["apiPassword"], "***");
+    let mut edit = shown.clone();
+    edit["extraFields"][0]["value"] = json!("staging");
+    edit["pin"] = json!("***"); // not secret by name: kept only because it was sent masked
+    let mut edited = ExternalSyncConfig::from_value(&edit).unwrap();
+    edited.keep_secrets_from(&stored).unwrap();
+    let saved = edited.to_json(false);
+    assert_eq!(saved["apiPassword"], "hunter2-hunter2");
+    assert_eq!(saved["pin"], 4242, "the stored value as it was, a number");
+    assert_eq!(edited.extra("apiPassword"), Some("hunter2-hunter2"));
+    assert_eq!(edited.extra("database"), Some("staging"));
+
+    // Nothing stored to keep: the error names the top-level key itself.
+    let mut fresh = ExternalSyncConfig::from_value(&json!({"id": "spp", "type": "openspp-adapter",
+        "url": "https://spp.example.org", "apiToken": "***"}))
+    .unwrap();
+    match fresh.keep_secrets_from(&stored) {
+        Err(ConfigError::Invalid { field, message }) => {
+            assert_eq!(field, "apiToken");
+            assert!(message.contains("no stored value"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -177,6 +177,9 @@ pub struct RunRecord {
     pub remote_refs: Vec<String>,
     /// Requests the host refused to make for the adapter.
     pub denials: Vec<String>,
+    /// Adapter calls stopped by a limit (memory, fuel, deadline, size…), including those
+    /// the run recovered from (a batch split in halves); the last one may have ended it.
+    pub breaches: Vec<String>,
 }
 
 /// A quarantined event: refused by the external system, or not applicable here.

@@ -108,6 +108,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX entities_external_id ON entities(json_extract(modified, '$.externalId'));
     "#,
+    // 5: the limit breaches of a run, ended by one or not (a batch split to fit).
+    r#"
+    ALTER TABLE runs ADD COLUMN breaches TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 /// The schema version this build writes.

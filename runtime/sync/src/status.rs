@@ -195,6 +195,7 @@ mod tests {
             message: None,
             remote_refs: Vec::new(),
             denials: Vec::new(),
+            breaches: Vec::new(),
         }
     }
 

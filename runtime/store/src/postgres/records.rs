@@ -9,7 +9,7 @@ use serde_json::Value;
 const RUN_COLUMNS: &str =
     "id, config_id, adapter_type, adapter_version, started_at, finished_at, status,
     pushed, pulled, applied, duplicates, quarantined, retries, error_class, message, remote_refs,
-    duration_ms, denials";
+    duration_ms, denials, breaches";
 
 fn run_from_row(r: &Row) -> Result<RunRecord, StoreError> {
     let count = |i: usize| -> Result<u64, StoreError> { Ok(r.try_get::<_, i64>(i)? as u64) };
@@ -39,6 +39,7 @@ fn run_from_row(r: &Row) -> Result<RunRecord, StoreError> {
         remote_refs: list(15)?,
         duration_ms: r.try_get::<_, Option<i64>>(16)?.map(|d| d as u64),
         denials: list(17)?,
+        breaches: list(18)?,
     })
 }
 
@@ -84,7 +85,8 @@ pub(super) fn finish_run(
     tx.execute(
         "UPDATE dcsync_runs SET finished_at = $3, status = $4, pushed = $5, pulled = $6, applied = $7,
              duplicates = $8, quarantined = $9, retries = $10, error_class = $11, message = $12,
-             remote_refs = $13, adapter_version = $14, duration_ms = $15, denials = $16
+             remote_refs = $13, adapter_version = $14, duration_ms = $15, denials = $16,
+             breaches = $17
          WHERE id = $1 AND tenant_id = $2",
         &[
             &r.id,
@@ -103,6 +105,7 @@ pub(super) fn finish_run(
             &r.adapter_version,
             &r.duration_ms.map(|d| d as i64),
             &serde_json::json!(r.denials),
+            &serde_json::json!(r.breaches),
         ],
     )?;
     Ok(())

@@ -93,7 +93,8 @@ pub(super) const SERVER_ENTITY_DDL: &[&str] = &[
 
 /// dcsync's migrations, in order; `dcsync_schema.version` is the number applied. Every
 /// table is keyed by tenant: one database serves every tenant of a deployment.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     ALTER TABLE events ADD COLUMN IF NOT EXISTS dcsync_xid xid8;
     ALTER TABLE events ALTER COLUMN dcsync_xid SET DEFAULT pg_current_xact_id();
     CREATE INDEX IF NOT EXISTS dcsync_events_tenant_xid ON events (tenant_id, dcsync_xid);
@@ -199,7 +200,12 @@ const MIGRATIONS: &[&str] = &[r#"
         expires_at  TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (tenant_id, config_id)
     );
-"#];
+"#,
+    // 2: the limit breaches of a run, ended by one or not (a batch split to fit).
+    r#"
+    ALTER TABLE dcsync_runs ADD COLUMN breaches JSONB NOT NULL DEFAULT '[]';
+"#,
+];
 
 /// The schema version this build writes.
 pub const CURRENT: i32 = MIGRATIONS.len() as i32;

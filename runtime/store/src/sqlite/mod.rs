@@ -443,7 +443,7 @@ impl EventStore for SqliteStore {
             conn.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, pushed = ?4, pulled = ?5, applied = ?6, duplicates = ?7,
                      quarantined = ?8, retries = ?9, error_class = ?10, message = ?11, remote_refs = ?12, adapter_version = ?13,
-                     duration_ms = ?14, denials = ?15
+                     duration_ms = ?14, denials = ?15, breaches = ?16
                  WHERE id = ?1",
                 params![
                     r.id,
@@ -461,6 +461,7 @@ impl EventStore for SqliteStore {
                     r.adapter_version,
                     r.duration_ms.map(|d| d as i64),
                     serde_json::to_string(&r.denials).unwrap_or_else(|_| "[]".into()),
+                    serde_json::to_string(&r.breaches).unwrap_or_else(|_| "[]".into()),
                 ],
             )?;
             Ok(())

@@ -128,7 +128,7 @@ pub(super) fn set_cursor(
 }
 
 pub(super) const RUN_COLUMNS: &str = "id, config_id, adapter_type, adapter_version, started_at, finished_at, status, pushed, pulled,
-    applied, duplicates, quarantined, retries, error_class, message, remote_refs, duration_ms, denials";
+    applied, duplicates, quarantined, retries, error_class, message, remote_refs, duration_ms, denials, breaches";
 
 pub(super) fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
     let count = |i: usize| r.get::<_, i64>(i).map(|n| n as u64);
@@ -153,6 +153,7 @@ pub(super) fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         remote_refs: serde_json::from_str(&r.get::<_, String>(15)?).unwrap_or_default(),
         duration_ms: r.get::<_, Option<i64>>(16)?.map(|d| d as u64),
         denials: serde_json::from_str(&r.get::<_, String>(17)?).unwrap_or_default(),
+        breaches: serde_json::from_str(&r.get::<_, String>(18)?).unwrap_or_default(),
     })
 }
 

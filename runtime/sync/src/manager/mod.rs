@@ -455,6 +455,7 @@ impl ExternalSyncManager {
             message: result.as_ref().err().map(|e| e.to_string()),
             remote_refs: report.remote_refs.clone(),
             denials: report.denials.clone(),
+            breaches: report.breaches.clone(),
         };
         blocking(&self.store, move |s| s.finish_run(&record)).await?;
         self.count(&report, result.as_ref().err());

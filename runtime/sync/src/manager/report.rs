@@ -137,6 +137,8 @@ pub struct SyncReport {
     pub remote_refs: Vec<String>,
     /// Requests the host refused to make for the adapter (egress policy), as the adapter saw them.
     pub denials: Vec<String>,
+    /// Adapter calls a limit stopped, in order (at most [`MAX_BREACHES`] listed).
+    pub breaches: Vec<String>,
     /// How long the run took.
     pub duration_ms: u64,
     /// Time inside adapter calls (instantiation, guest code, host calls), microseconds.
@@ -145,7 +147,20 @@ pub struct SyncReport {
     pub host_http_us: u64,
 }
 
+/// How many limit breaches a run lists: a run splitting a long series of batches would
+/// otherwise grow its history row without bound.
+pub const MAX_BREACHES: usize = 50;
+
 impl SyncReport {
+    /// Note an adapter call a limit stopped.
+    pub(super) fn breach(&mut self, what: String) {
+        match self.breaches.len() {
+            n if n < MAX_BREACHES => self.breaches.push(what),
+            MAX_BREACHES => self.breaches.push("… more, not listed".into()),
+            _ => {}
+        }
+    }
+
     pub(super) fn new(run_id: i64, adapter_version: String) -> Self {
         SyncReport {
             run_id,
@@ -161,6 +176,7 @@ impl SyncReport {
             pull_pages: 0,
             remote_refs: Vec::new(),
             denials: Vec::new(),
+            breaches: Vec::new(),
             duration_ms: 0,
             adapter_us: 0,
             host_http_us: 0,

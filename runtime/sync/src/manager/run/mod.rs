@@ -215,6 +215,18 @@ impl Run<'_> {
                 &[("adapter", adapter), ("limit", limit.as_str())],
                 1,
             );
+            self.report
+                .breach(format!("{function}: the {} limit", limit.as_str()));
+        }
+        if outcome
+            .context
+            .as_ref()
+            .is_some_and(|c| c.request_too_large)
+        {
+            self.report.breach(format!(
+                "{function}: a request over the {} byte size cap",
+                self.limits.max_request_bytes
+            ));
         }
         if let Some(ctx) = &outcome.context {
             self.report.host_http_us += ctx.http_time.as_micros() as u64;
