@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Build a JavaScript adapter into a WebAssembly component of the
-// `datacollect:external-sync@1.1.0` world `adapter-world`.
+// `datacollect:external-sync@1.2.0` world `adapter-world`.
 //
 //   node adapters/sdk-js/build.mjs <adapter.js> <out.wasm>
 //
@@ -12,8 +12,8 @@
 // available; an uncaught error traps instead of printing. The SDK catches what the
 // adapter throws and turns it into a `sync-error`.)
 import { componentize } from '@bytecodealliance/componentize-js';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,9 +31,25 @@ function commonAncestor(a, b) {
   return pa.slice(0, i).join(sep) || sep;
 }
 
+// The module componentize-js builds: the adapter's own exports, and the 1.2 `encoded-push`
+// export where the adapter has none (a source written for 1.1 exports only `adapter`,
+// `manifest` and `checks`; the host calls `encoded-push` only for an adapter that declares
+// the capability, which `defineAdapter` does only when it is given `pushEncoded`).
+function entryModule(adapterFile) {
+  const from = JSON.stringify(`./${adapterFile}`);
+  return `import * as adapterModule from ${from};
+export const { adapter, manifest, checks } = adapterModule;
+export const encodedPush = adapterModule.encodedPush ?? {
+  pushEncoded: () => ({ tag: 'err', val: { tag: 'internal', val: 'this adapter takes no encoded batches' } }),
+};
+`;
+}
+
 export async function build(source, out) {
   const started = Date.now();
-  const sourcePath = resolve(source);
+  const adapterPath = resolve(source);
+  // Beside the adapter, so its relative imports resolve the same; removed after the build.
+  const sourcePath = resolve(dirname(adapterPath), `.dcsync-entry-${process.pid}-${basename(adapterPath)}`);
   out = resolve(out);
   // componentize-js shows the engine only one directory while it evaluates the module: the
   // working directory if the source is inside it, else the source's own directory. Work from
@@ -43,8 +59,9 @@ export async function build(source, out) {
   if (workspace === sep) {
     // componentize-js cuts the working directory off the source path by its length plus
     // one, which breaks for `/`.
-    throw new Error(`${sourcePath} and the SDK (${here}) share no directory but /: keep the adapter beside the SDK`);
+    throw new Error(`${adapterPath} and the SDK (${here}) share no directory but /: keep the adapter beside the SDK`);
   }
+  await writeFile(sourcePath, entryModule(basename(adapterPath)));
   const previous = process.cwd();
   process.chdir(workspace);
   let component;
@@ -57,6 +74,7 @@ export async function build(source, out) {
     }));
   } finally {
     process.chdir(previous);
+    await rm(sourcePath, { force: true });
   }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, component);

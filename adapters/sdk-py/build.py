@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Build a Python adapter into a WebAssembly component of the
-``datacollect:external-sync@1.1.0`` world ``adapter-world``.
+``datacollect:external-sync@1.2.0`` world ``adapter-world``.
 
     python adapters/sdk-py/build.py <adapter dir> <module> <out.wasm> [--keep-wasi]
 
@@ -29,6 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIT = os.path.normpath(os.path.join(HERE, "..", "..", "wit"))
 WORLD = "adapter-world"
+ENTRY = "_dcsync_entry"
 
 
 def componentize_py():
@@ -69,11 +70,20 @@ def build(adapter_dir, module, out, stub_wasi=True):
             "__pycache__", "*.pyc", "*.wasm", ".git", "node_modules"))
         os.makedirs(sdk)
         shutil.copy2(os.path.join(HERE, "datacollect_sdk.py"), sdk)
+        # The module componentize-py builds: the app's three exports, and the 1.2
+        # `encoded-push` export that `export_adapter` made (or the app's own `EncodedPush`).
+        with open(os.path.join(sdk, ENTRY + ".py"), "w") as f:
+            f.write(
+                f"import {module} as _app\n"
+                "import datacollect_sdk as _sdk\n"
+                "Adapter, Manifest, Checks = _app.Adapter, _app.Manifest, _app.Checks\n"
+                "EncodedPush = getattr(_app, 'EncodedPush', None) or _sdk.encoded_push_export()\n"
+            )
         os.makedirs(os.path.dirname(out), exist_ok=True)
         cmd = cpy + ["-q", "-d", WIT, "-w", WORLD, "componentize"]
         if stub_wasi:
             cmd.append("--stub-wasi")
-        cmd += ["-p", app, "-p", sdk, module, "-o", out]
+        cmd += ["-p", app, "-p", sdk, ENTRY, "-o", out]
         # Run from an empty directory: componentize-py also searches the working directory
         # and a virtualenv's site-packages; keep the component to what is named.
         work = os.path.join(tmp, "work")

@@ -472,8 +472,14 @@ def with_rejections(events, rejected):
     """A push result for the batch ``events`` with the receiver's ``rejected``
     (``[{"guid", "reason"}]``) refused and the rest accepted. Rejections of guids that are not
     in the batch, and repeats, are dropped: a receiver that over-reports cannot make the count
-    go wrong. Returns ``{"accepted", "rejected", "remote_ref"}``."""
-    in_batch = {e["guid"] for e in events}
+    go wrong. Returns ``{"accepted", "rejected", "remote_ref"}``. ``events`` may also be the
+    batch ``push_encoded`` was given (its ``guids``)."""
+    encoded = isinstance(events, dict) and isinstance(events.get("events"), str)
+    if encoded and not (isinstance(rejected, list) and rejected):
+        return {"accepted": events["count"], "rejected": [], "remote_ref": None}
+    # An encoded batch's guids are read from its text only when something was refused.
+    guids = [e["guid"] for e in (json.loads(events["events"]) if encoded else events)]
+    in_batch = set(guids)
     seen = set()
     rows = []
     for r in rejected if isinstance(rejected, list) else []:
@@ -485,7 +491,7 @@ def with_rejections(events, rejected):
             continue
         seen.add(guid)
         rows.append({"guid": guid, "reason": _reason(r)})
-    return {"accepted": len(events) - len(rows), "rejected": rows, "remote_ref": None}
+    return {"accepted": len(guids) - len(rows), "rejected": rows, "remote_ref": None}
 
 
 def batch_id(events):
@@ -590,12 +596,15 @@ def _field_to_wit(f):
     )
 
 
-def _info_to_wit(i):
+def _info_to_wit(i, encoded=False):
+    capabilities = [str(c) for c in i.get("capabilities", ["push", "pull"])]
+    if encoded and "push" in capabilities and "encoded-push" not in capabilities:
+        capabilities.append("encoded-push")
     return wit.AdapterInfo(
         type=str(i["type"]),
         name=str(i["name"]),
         version=str(i["version"]),
-        capabilities=[str(c) for c in i.get("capabilities", ["push", "pull"])],
+        capabilities=capabilities,
         config_fields=[_field_to_wit(f) for f in i.get("config_fields", [])],
     )
 
@@ -634,6 +643,11 @@ def export_adapter(impl):
     - ``describe()`` -> ``{"type", "name", "version", "capabilities"?, "config_fields"?:
       [{"name", "description", "required"?, "secret"?, "default"?}]}``
     - ``push(config, events)`` -> ``with_rejections(events, rejected)`` (or None: all accepted)
+    - optionally ``push_encoded(config, batch)`` (contract 1.2), ``batch`` a dict ``{"events":
+      JSON text of the events, "count", "batch_id"}`` -> as ``push``. With it the host hands
+      every batch over as that one text instead of calling ``push``: an adapter that sends
+      events on as they are puts ``batch["events"]`` into its body unchanged, with no
+      per-event work in the interpreter (the adapter is then declared ``encoded-push``).
     - ``pull(config, cursor, limit)`` -> ``{"events", "next_cursor", "has_more"}``; ``cursor``
       is a str or None
     - optionally ``secret_placements()`` -> ``[{"secret", "placements": ["basic-auth",
@@ -659,9 +673,11 @@ def export_adapter(impl):
         except Exception as e:  # noqa: BLE001 - anything else would trap the instance
             raise Err(_to_sync_error(e)) from None
 
+    encoded = callable(getattr(impl, "push_encoded", None))
+
     class Adapter:
         def describe(self):
-            return _info_to_wit(impl.describe())
+            return _info_to_wit(impl.describe(), encoded)
 
         def push_batch(self, config, events):
             def run():
@@ -714,4 +730,29 @@ def export_adapter(impl):
                     "check_connection must return connection_ok(...) or connection_untestable(...)")
             return guarded(run)
 
+    class EncodedPush:
+        def push_encoded(self, config, batch):
+            if not encoded:
+                raise Err(wit.SyncError_Internal("this adapter takes no encoded batches (it has no push_encoded)"))
+
+            def run():
+                given = {"events": batch.events, "count": batch.count, "batch_id": batch.batch_id}
+                return _push_result_to_wit(impl.push_encoded(Config(config), given), batch.count)
+            return guarded(run)
+
+    # The fourth export (1.2) is bound by the build's entry module, so an app written for 1.1
+    # (``Adapter, Manifest, Checks = export_adapter(...)``) builds unchanged.
+    global _encoded_push_export
+    _encoded_push_export = EncodedPush
     return Adapter, Manifest, Checks
+
+
+_encoded_push_export = None
+
+
+def encoded_push_export():
+    """The ``encoded-push`` export class of the adapter ``export_adapter`` made (the build's
+    entry module binds it as ``EncodedPush``)."""
+    if _encoded_push_export is None:
+        raise TypeError("export_adapter(...) was never called")
+    return _encoded_push_export

@@ -127,4 +127,64 @@ for_each_build!(
     wrong_password_is_unauthorized_and_sync_credentials_take_precedence,
     rate_limit_and_server_errors_are_retried,
     refused_events_are_quarantined,
+    batches_go_over_as_one_encoded_text,
 );
+
+/// Contract 1.2: each build declares `encoded-push`, so the host hands every batch over
+/// as one JSON text and the adapter sends it on unchanged. The receiver gets the events
+/// exactly as stored, in order, with the batch id the SDKs' `batch_id` gives.
+async fn batches_go_over_as_one_encoded_text(ty: &str) {
+    use datacollect_sync::adapter::Capability;
+    use sha2::{Digest, Sha256};
+    let e = emulator().await;
+    let (store, _dir) = temp_store();
+    let mut events = local_events("enc", 6);
+    events[2].data = json!({ "name": "Zoë \"Z\" <b>", "age": 41, "tags": ["a", null, 1.5] });
+    store.append_local(&events, &EventApplier::new()).unwrap();
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let adapters = registry();
+    let loaded = adapters.get(ty).unwrap();
+    assert!(
+        loaded.info.has(&Capability::EncodedPush),
+        "{:?}",
+        loaded.info
+    );
+    let mut m = datacollect_sync::ExternalSyncManager::new(
+        store.clone(),
+        std::sync::Arc::new(EventApplier::new()),
+        config(ty, &e, "s3cret-PASS-77"),
+    )
+    .with_registry(adapters)
+    .on_call(std::sync::Arc::new(
+        move |c: &datacollect_sync::manager::CallRecord| seen.lock().unwrap().push(c.function),
+    ));
+    m.initialize().await.unwrap();
+    let r = m.synchronize(None).await.unwrap();
+    assert_eq!((r.pushed, r.push_batches), (6, 2));
+    let pushes: Vec<&str> = calls
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .filter(|f| f.starts_with("push"))
+        .collect();
+    assert_eq!(pushes, ["push-encoded", "push-encoded"]);
+    let want: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
+    assert_eq!(e.received(), want, "every event as stored, in order");
+    let batch_id = |part: &[datacollect_sync::model::FormSubmission]| {
+        let mut h = Sha256::new();
+        for e in part {
+            h.update(e.guid.as_bytes());
+            h.update(b"\n");
+        }
+        hex::encode(&h.finalize()[..16])
+    };
+    assert_eq!(
+        e.state.lock().unwrap().batch_ids,
+        [batch_id(&events[..4]), batch_id(&events[4..])]
+    );
+}

@@ -64,8 +64,16 @@ async fn attack(ty: &str, what: &str) -> SyncError {
         .expect_err("the attack fails");
     assert!(!err.to_string().contains("LEAK"), "{ty} {what}: {err}");
     if what == "huge-page" {
-        // A pull attack: the push went through; nothing of the page was stored.
+        // A pull attack: the push went through; nothing of the page was stored. These
+        // adapters have no `pushEncoded`/`push_encoded`: their SDKs do not declare the 1.2
+        // encoded push, and the batch went through `push-batch` as in 1.1.
         assert!(store.entity("e0").unwrap().is_none(), "nothing applied");
+        let info = &hostile_registry().get(ty).unwrap().info;
+        assert!(
+            !info.has(&datacollect_sync::adapter::Capability::EncodedPush),
+            "{info:?}"
+        );
+        assert_eq!(store.pending_count(&m.config().id).unwrap(), 0, "pushed");
     } else {
         assert_eq!(
             store.pending_count(&m.config().id).unwrap(),

@@ -9,7 +9,16 @@
 // `username` and secret `password` fields; extra fields `header.<Name>` become headers.
 import { defineAdapter, request, errorForStatus, withRejections, batchId, placement, SyncError } from '../../sdk-js/sdk.js';
 
-export const { adapter, manifest, checks } = defineAdapter({
+// What the receiver refused, from its answer to a push.
+function rejections(res, config, batch) {
+  const answer = errorForStatus(res).jsonOrDefault({});
+  if (answer === null || typeof answer !== 'object' || Array.isArray(answer) || !Array.isArray(answer.rejected ?? [])) {
+    throw SyncError.protocol(`answer from ${config.url}: \`rejected\` is not a list`);
+  }
+  return withRejections(batch, answer.rejected ?? []);
+}
+
+export const { adapter, manifest, checks, encodedPush } = defineAdapter({
   describe: () => ({
     type: 'js-webhook',
     name: 'Generic webhook (JavaScript)',
@@ -29,11 +38,15 @@ export const { adapter, manifest, checks } = defineAdapter({
 
   push(config, events) {
     const res = request({ method: 'post', url: config.url, config, json: { events, batchId: batchId(events) } });
-    const answer = errorForStatus(res).jsonOrDefault({});
-    if (answer === null || typeof answer !== 'object' || Array.isArray(answer) || !Array.isArray(answer.rejected ?? [])) {
-      throw SyncError.protocol(`answer from ${config.url}: \`rejected\` is not a list`);
-    }
-    return withRejections(events, answer.rejected ?? []);
+    return rejections(res, config, events);
+  },
+
+  // The same body around the host's encoded batch (contract 1.2): the events go on as the
+  // JSON text they came as, with no per-event work in the engine.
+  pushEncoded(config, batch) {
+    const body = `{"events":${batch.events},"batchId":${JSON.stringify(batch.batchId)}}`;
+    const res = request({ method: 'post', url: config.url, config, body, headers: { 'content-type': 'application/json' } });
+    return rejections(res, config, batch);
   },
 
   pull(config, cursor, limit) {

@@ -17,8 +17,8 @@
 
 use datacollect_adapter_sdk::http::{encode_query, Request};
 use datacollect_adapter_sdk::{
-    batch_id, export_adapter, Adapter, AdapterInfo, Config, Data, Event, PullPage, PushOutcome,
-    Rejection, SyncError, SyncLevel,
+    batch_id, export_adapter, Adapter, AdapterInfo, Config, Data, EncodedBatch, Event, PullPage,
+    PushOutcome, Rejection, SyncError, SyncLevel,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -68,30 +68,16 @@ impl Adapter for MockSyncServer {
     }
 
     fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError> {
-        let resp = Request::post(&config.url)
-            .header("x-batch-id", batch_id(&events))
-            .json(&PushBody { data: &events })?
-            .send()?
-            .error_for_status()?;
-        let looks_json = resp
-            .body
-            .iter()
-            .find(|b| !b.is_ascii_whitespace())
-            .is_some_and(|b| *b == b'{' || *b == b'[');
-        let rejected: Vec<Rejection> = if looks_json {
-            let answer: Value = resp.json()?;
-            match answer.get("rejected") {
-                Some(r) => serde_json::from_value(r.clone()).map_err(|e| {
-                    SyncError::transient(format!(
-                        "protocol: the answer's `rejected` is not a list of {{guid, reason}}: {e}"
-                    ))
-                })?,
-                None => Vec::new(),
-            }
-        } else {
-            Vec::new()
-        };
+        let request = Request::post(&config.url).json(&PushBody { data: &events })?;
+        let rejected = deliver(request, &batch_id(&events))?;
         Ok(PushOutcome::with_rejections(&events, rejected))
+    }
+
+    /// The same request, built around the host's encoded batch: no per-event work.
+    fn push_encoded(config: &Config, batch: EncodedBatch) -> Result<PushOutcome, SyncError> {
+        let body = format!("{{\"data\":{}}}", batch.events);
+        let rejected = deliver(Request::post(&config.url).json_text(body), &batch.batch_id)?;
+        PushOutcome::with_rejections_of(&batch, rejected)
     }
 
     fn pull(config: &Config, cursor: Option<String>, limit: u32) -> Result<PullPage, SyncError> {
@@ -126,6 +112,33 @@ impl Adapter for MockSyncServer {
             has_more: answer.has_more,
         })
     }
+}
+
+/// Send one push request with its batch id; the receiver's rejections, if it listed any.
+fn deliver(request: Request, batch_id: &str) -> Result<Vec<Rejection>, SyncError> {
+    let resp = request
+        .header("x-batch-id", batch_id)
+        .send()?
+        .error_for_status()?;
+    let looks_json = resp
+        .body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{' || *b == b'[');
+    let rejected: Vec<Rejection> = if looks_json {
+        let answer: Value = resp.json()?;
+        match answer.get("rejected") {
+            Some(r) => serde_json::from_value(r.clone()).map_err(|e| {
+                SyncError::transient(format!(
+                    "protocol: the answer's `rejected` is not a list of {{guid, reason}}: {e}"
+                ))
+            })?,
+            None => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    Ok(rejected)
 }
 
 export_adapter!(MockSyncServer);

@@ -57,6 +57,13 @@ impl Request {
         Ok(self.header("content-type", "application/json"))
     }
 
+    /// A body that is JSON text already (and its content type), e.g. a request built
+    /// around [`crate::EncodedBatch::events`] without parsing it.
+    pub fn json_text(mut self, text: String) -> Self {
+        self.body = Some(text.into_bytes());
+        self.header("content-type", "application/json")
+    }
+
     /// Add a query parameter (percent-encoded) to the URL.
     pub fn query(mut self, name: &str, value: impl AsRef<str>) -> Self {
         let sep = if self.url.contains('?') { '&' } else { '?' };

@@ -1,7 +1,7 @@
 //! The DataCollect adapter SDK: write a sync adapter as a plain Rust trait.
 //!
 //! An adapter implements [`Adapter`] and calls [`export_adapter!`]; the SDK turns it into a
-//! WebAssembly component of the `datacollect:external-sync@1.1.0` world. wit-bindgen stays
+//! WebAssembly component of the `datacollect:external-sync@1.2.0` world. wit-bindgen stays
 //! in here: adapter code sees only the plain types of this crate.
 //!
 //! ```text
@@ -23,9 +23,9 @@ pub mod http;
 mod model;
 
 pub use model::{
-    batch_id, stable_id, AdapterInfo, Config, ConnectionCheck, Data, Event, FieldProblem,
-    FieldSpec, Placement, PullPage, PushOutcome, Rejection, SecretPlacement, SyncError, SyncLevel,
-    SyncReport,
+    batch_id, stable_id, AdapterInfo, Config, ConnectionCheck, Data, EncodedBatch, Event,
+    FieldProblem, FieldSpec, Placement, PullPage, PushOutcome, Rejection, SecretPlacement,
+    SyncError, SyncLevel, SyncReport,
 };
 
 /// What almost every adapter uses, in one `use`.
@@ -33,7 +33,7 @@ pub mod prelude {
     pub use crate::http::{encode_query, Request, Response};
     pub use crate::{
         batch_id, export_adapter, stable_id, Adapter, AdapterInfo, Config, ConnectionCheck, Data,
-        Event, FieldProblem, FieldSpec, Placement, PullPage, PushOutcome, Rejection,
+        EncodedBatch, Event, FieldProblem, FieldSpec, Placement, PullPage, PushOutcome, Rejection,
         SecretPlacement, SyncError, SyncLevel, SyncReport,
     };
     pub use serde::{Deserialize, Serialize};
@@ -59,6 +59,15 @@ pub trait Adapter {
 
     /// Deliver one batch of events to the external system.
     fn push(config: &Config, events: Vec<Event>) -> Result<PushOutcome, SyncError>;
+
+    /// Deliver one batch handed over as JSON text (contract 1.2). The host delivers every
+    /// batch of an SDK adapter this way (the SDK declares the `encoded-push` capability).
+    /// The default parses the events, their payloads kept as they came, and calls
+    /// [`Adapter::push`]; an adapter that sends events on unchanged overrides it and puts
+    /// `batch.events` into its request as it is, with no per-event work.
+    fn push_encoded(config: &Config, batch: EncodedBatch) -> Result<PushOutcome, SyncError> {
+        Self::push(config, batch.events()?)
+    }
 
     /// Fetch one page of external records after `cursor`, as events.
     fn pull(config: &Config, cursor: Option<String>, limit: u32) -> Result<PullPage, SyncError>;
@@ -135,6 +144,20 @@ macro_rules! export_adapter {
             }
         }
 
+        impl $crate::bindings::exports::datacollect::external_sync::encoded_push::Guest
+            for __DataCollectAdapterExport
+        {
+            fn push_encoded(
+                config: $crate::bindings::datacollect::external_sync::types::AdapterConfig,
+                batch: $crate::bindings::exports::datacollect::external_sync::encoded_push::EncodedBatch,
+            ) -> ::std::result::Result<
+                $crate::bindings::datacollect::external_sync::types::PushResult,
+                $crate::bindings::datacollect::external_sync::types::SyncError,
+            > {
+                $crate::__glue::push_encoded::<$adapter>(config, batch)
+            }
+        }
+
         impl $crate::bindings::exports::datacollect::external_sync::manifest::Guest
             for __DataCollectAdapterExport
         {
@@ -175,8 +198,8 @@ macro_rules! export_adapter {
 pub mod __glue {
     //! What the export macro expands to: conversions between WIT and SDK types.
     use crate::bindings::datacollect::external_sync::types as wit;
-    use crate::bindings::exports::datacollect::external_sync::{checks, manifest};
-    use crate::{convert, Adapter, Config};
+    use crate::bindings::exports::datacollect::external_sync::{checks, encoded_push, manifest};
+    use crate::{convert, Adapter, Config, EncodedBatch};
 
     /// The config of this call, its references remembered for [`Config::secret_ref`].
     fn config(c: wit::AdapterConfig) -> Config {
@@ -185,8 +208,30 @@ pub mod __glue {
         config
     }
 
+    /// What the adapter declares, with `encoded-push` added where it pushes: every SDK
+    /// adapter serves the 1.2 export ([`Adapter::push_encoded`]'s default is as faithful as
+    /// `push-batch`), so the host hands it batches as one JSON text.
     pub fn describe<A: Adapter>() -> wit::AdapterInfo {
-        A::describe().into()
+        let mut info: wit::AdapterInfo = A::describe().into();
+        let has = |c: &str| info.capabilities.iter().any(|x| x == c);
+        if has("push") && !has("encoded-push") {
+            info.capabilities.push("encoded-push".into());
+        }
+        info
+    }
+
+    pub fn push_encoded<A: Adapter>(
+        config: wit::AdapterConfig,
+        batch: encoded_push::EncodedBatch,
+    ) -> Result<wit::PushResult, wit::SyncError> {
+        let batch = EncodedBatch {
+            events: batch.events,
+            count: batch.count,
+            batch_id: batch.batch_id,
+        };
+        A::push_encoded(&self::config(config), batch)
+            .map(Into::into)
+            .map_err(Into::into)
     }
 
     pub fn push_batch<A: Adapter>(

@@ -265,16 +265,68 @@ impl PushOutcome {
     /// Rejections of guids that are not in the batch, and repeats, are dropped: a receiver
     /// that over-reports cannot make the count go wrong.
     pub fn with_rejections(events: &[Event], rejected: Vec<Rejection>) -> Self {
+        let guids: Vec<&str> = events.iter().map(|e| e.guid.as_str()).collect();
+        Self::rejecting(&guids, rejected)
+    }
+
+    /// [`PushOutcome::with_rejections`] for an [`EncodedBatch`] (its guids are read from
+    /// its text only when there are rejections).
+    pub fn with_rejections_of(
+        batch: &EncodedBatch,
+        rejected: Vec<Rejection>,
+    ) -> Result<Self, SyncError> {
+        if rejected.is_empty() {
+            return Ok(PushOutcome::all(batch.count as usize));
+        }
+        let guids = batch.guids()?;
+        let guids: Vec<&str> = guids.iter().map(String::as_str).collect();
+        Ok(Self::rejecting(&guids, rejected))
+    }
+
+    fn rejecting(guids: &[&str], rejected: Vec<Rejection>) -> Self {
+        let in_batch: std::collections::HashSet<&str> = guids.iter().copied().collect();
         let mut seen = std::collections::HashSet::new();
         let rejected: Vec<Rejection> = rejected
             .into_iter()
-            .filter(|r| events.iter().any(|e| e.guid == r.guid) && seen.insert(r.guid.clone()))
+            .filter(|r| in_batch.contains(r.guid.as_str()) && seen.insert(r.guid.clone()))
             .collect();
         PushOutcome {
-            accepted: (events.len() - rejected.len()) as u32,
+            accepted: (guids.len() - rejected.len()) as u32,
             rejected,
             remote_ref: None,
         }
+    }
+}
+
+/// A batch handed over as one JSON text (contract 1.2, `encoded-push`): what
+/// [`crate::Adapter::push_encoded`] gets. An adapter that sends events on as they are puts
+/// [`EncodedBatch::events`] into its request body unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodedBatch {
+    /// The events as a JSON array, each in the DataCollect wire shape, `data` as recorded.
+    pub events: String,
+    /// How many events it holds.
+    pub count: u32,
+    /// The same id [`batch_id`] gives for these events.
+    pub batch_id: String,
+}
+
+impl EncodedBatch {
+    /// The events, parsed (their `data` kept as the text it came as).
+    pub fn events(&self) -> Result<Vec<Event>, SyncError> {
+        serde_json::from_str(&self.events)
+            .map_err(|e| SyncError::Internal(format!("the host's encoded batch: {e}")))
+    }
+
+    /// The events' guids, in batch order (read from the text).
+    pub fn guids(&self) -> Result<Vec<String>, SyncError> {
+        #[derive(Deserialize)]
+        struct Guid {
+            guid: String,
+        }
+        let guids: Vec<Guid> = serde_json::from_str(&self.events)
+            .map_err(|e| SyncError::Internal(format!("the host's encoded batch: {e}")))?;
+        Ok(guids.into_iter().map(|g| g.guid).collect())
     }
 }
 

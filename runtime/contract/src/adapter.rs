@@ -16,6 +16,8 @@ pub enum Capability {
     Pull,
     /// The adapter runs the whole sync through `sync` and the store imports.
     CustomSync,
+    /// Batches go through the 1.2 `encoded-push` export, as one JSON text.
+    EncodedPush,
     /// A capability this host does not know (a newer adapter): kept, shown, ignored.
     #[serde(untagged)]
     Other(String),
@@ -28,6 +30,7 @@ impl Capability {
             "push" => Capability::Push,
             "pull" => Capability::Pull,
             "custom-sync" => Capability::CustomSync,
+            "encoded-push" => Capability::EncodedPush,
             other => Capability::Other(other.to_string()),
         }
     }
@@ -38,6 +41,7 @@ impl Capability {
             Capability::Push => "push",
             Capability::Pull => "pull",
             Capability::CustomSync => "custom-sync",
+            Capability::EncodedPush => "encoded-push",
             Capability::Other(s) => s,
         }
     }

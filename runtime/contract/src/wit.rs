@@ -22,13 +22,13 @@ mod v1 {
 }
 
 pub use v1::datacollect::external_sync::{event_applier, event_store, http, log, run_state, types};
-pub use v1::exports::datacollect::external_sync::{adapter, checks, manifest};
+pub use v1::exports::datacollect::external_sync::{adapter, checks, encoded_push, manifest};
 pub use v1::AdapterWorld;
 
 /// The oldest and newest contract versions this host serves (any 1.x up to its own).
 pub const MIN_VERSION: (u64, u64) = (1, 0);
 /// See [`MIN_VERSION`].
-pub const MAX_VERSION: (u64, u64) = (1, 1);
+pub const MAX_VERSION: (u64, u64) = (1, 2);
 
 impl From<SyncLevel> for types::SyncLevel {
     fn from(l: SyncLevel) -> Self {

@@ -26,6 +26,8 @@ pub struct WebhookState {
     /// A header every request must carry, with its value.
     pub required_header: Option<(String, String)>,
     pub received: Vec<Value>,
+    /// The `batchId` of every push request taken, in order.
+    pub batch_ids: Vec<String>,
     guids: HashSet<String>,
     pub duplicates: u64,
     pub records: Vec<Value>,
@@ -135,6 +137,9 @@ async fn push(
         Err(resp) => return resp,
     };
     let mut rejected = Vec::new();
+    if let Some(id) = body["batchId"].as_str() {
+        s.batch_ids.push(id.to_string());
+    }
     for e in body["events"].as_array().cloned().unwrap_or_default() {
         let guid = e["guid"].as_str().unwrap_or_default().to_string();
         if e["data"]["invalid"] == json!(true) {

@@ -80,6 +80,12 @@ pub trait AdapterCalls: Send + Sync {
         config: &'a AdapterConfigView,
     ) -> CallFuture<'a, CustomSyncReport>;
 
+    /// Whether `push_batch` hands the batch over through the 1.2 `encoded-push` export
+    /// (one JSON text) rather than `push-batch`.
+    fn encoded_push(&self) -> bool {
+        false
+    }
+
     /// Whether the adapter declared `cap`.
     fn has_capability(&self, cap: &Capability) -> bool {
         self.info().has(cap)
@@ -121,6 +127,7 @@ pub(crate) struct AdapterPre {
     adapter: wit::adapter::GuestIndices,
     manifest: Option<wit::manifest::GuestIndices>,
     checks: Option<wit::checks::GuestIndices>,
+    encoded: Option<wit::encoded_push::GuestIndices>,
 }
 
 impl AdapterPre {
@@ -130,6 +137,7 @@ impl AdapterPre {
             adapter: wit::adapter::GuestIndices::new(&pre)?,
             manifest: wit::manifest::GuestIndices::new(&pre).ok(),
             checks: wit::checks::GuestIndices::new(&pre).ok(),
+            encoded: wit::encoded_push::GuestIndices::new(&pre).ok(),
             pre,
         })
     }
@@ -154,6 +162,17 @@ impl Exports<'_> {
             .manifest
             .as_ref()
             .map(|m| m.load(store, &self.instance))
+            .transpose()
+    }
+
+    fn encoded(
+        &self,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Option<wit::encoded_push::Guest>> {
+        self.pre
+            .encoded
+            .as_ref()
+            .map(|e| e.load(store, &self.instance))
             .transpose()
     }
 
@@ -402,6 +421,20 @@ impl LoadedAdapter {
         events: &[FormSubmission],
     ) -> CallOutcome<PushResult> {
         let config = types::AdapterConfig::from(config);
+        if self.encoded_push() {
+            let batch = encoded_batch(events);
+            let out = self
+                .call(ctx, move |store, inst| {
+                    Box::pin(async move {
+                        let Some(e) = inst.encoded(store)? else {
+                            wasmtime::bail!("the encoded-push export went missing");
+                        };
+                        e.call_push_encoded(&mut *store, &config, &batch).await
+                    })
+                })
+                .await;
+            return flatten(out);
+        }
         let events: Vec<types::FormSubmission> = events.iter().map(Into::into).collect();
         let out = self
             .call(ctx, move |store, inst| {
@@ -457,6 +490,27 @@ impl LoadedAdapter {
     }
 }
 
+/// A batch as the 1.2 `encoded-push` export takes it: the events as one JSON array in the
+/// wire shape (`data` as stored, an object), how many, and the batch id the SDKs' `batch-id`
+/// computes (the first 16 bytes of SHA-256 over each guid and a newline, in hex), so a forwarding adapter
+/// does no per-event work at all.
+fn encoded_batch(events: &[FormSubmission]) -> wit::encoded_push::EncodedBatch {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for e in events {
+        hash.update(e.guid.as_bytes());
+        hash.update(b"\n");
+    }
+    let mut batch_id = hex::encode(hash.finalize());
+    batch_id.truncate(32);
+    wit::encoded_push::EncodedBatch {
+        // Serialising plain strings and a `serde_json::Value` cannot fail.
+        events: serde_json::to_string(events).unwrap_or_else(|_| "[]".into()),
+        count: events.len() as u32,
+        batch_id,
+    }
+}
+
 /// The adapter's own answer, its error converted at the WIT edge.
 fn flatten<W, I: From<W>>(out: CallOutcome<Result<W, types::SyncError>>) -> CallOutcome<I> {
     CallOutcome {
@@ -501,6 +555,12 @@ impl AdapterCalls for LoadedAdapter {
         events: &'a [FormSubmission],
     ) -> CallFuture<'a, PushResult> {
         Box::pin(self.call_push(ctx, config, events))
+    }
+
+    /// The component has the export and its `describe` asks for it (the SDKs export it
+    /// always; their adapters opt in).
+    fn encoded_push(&self) -> bool {
+        self.pre.encoded.is_some() && self.info.has(&Capability::EncodedPush)
     }
 
     fn pull_since<'a>(

@@ -71,7 +71,9 @@ impl AdapterRuntime {
             .total_memories(400)
             .total_tables(400)
             .max_memory_size(limits.memory_bytes.max(POOL_MEMORY_SLOT))
-            .table_elements(limits.table_elements);
+            .table_elements(limits.table_elements)
+            .linear_memory_keep_resident(limits.keep_resident_bytes)
+            .table_keep_resident(limits.keep_resident_bytes / 16);
         let mut config = Config::new();
         config
             .wasm_component_model(true)

@@ -19,6 +19,7 @@
 //! log_lines = 1000
 //! run_ms = 3_600_000         # a whole run; past it the run ends `incomplete`
 //! stall_ms = 30_000          # a pull this long without a new record is stopped
+//! keep_resident_mib = 16     # memory an instance slot keeps between calls (speed vs RSS)
 //!
 //! [allow]            # origins an adapter type may reach besides its config URL's
 //! openfn-adapter = ["https://app.openfn.org"]
@@ -106,6 +107,8 @@ pub struct LimitSettings {
     pub run_ms: Option<u64>,
     /// A pull without new records for this long is stopped, ms.
     pub stall_ms: Option<u64>,
+    /// Memory a pooled instance slot keeps resident between calls, MiB (0: none).
+    pub keep_resident_mib: Option<usize>,
 }
 
 impl RuntimeSettings {
@@ -191,6 +194,7 @@ impl RuntimeSettings {
             run_time: l.run_ms.map_or(d.run_time, Duration::from_millis),
             stall_time: l.stall_ms.map_or(d.stall_time, Duration::from_millis),
             stall_pages: d.stall_pages,
+            keep_resident_bytes: mib(l.keep_resident_mib, d.keep_resident_bytes),
         }
     }
 
@@ -244,6 +248,9 @@ mod tests {
         assert_eq!(l.memory_bytes, 64 << 20);
         assert_eq!(l.deadline, Duration::from_millis(1500));
         assert_eq!(l.fuel, Limits::default().fuel);
+        assert_eq!(l.keep_resident_bytes, 16 << 20, "the default");
+        let none = parse("[limits]\nkeep_resident_mib = 0\n").unwrap().limits();
+        assert_eq!(none.keep_resident_bytes, 0, "0 keeps nothing resident");
     }
 
     #[test]

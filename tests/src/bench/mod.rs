@@ -11,8 +11,10 @@ mod stores;
 
 pub use native::{NativeMockAdapter, NativeSource};
 
+use datacollect_sync::AdapterRegistry;
 use measures::*;
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One line of the report.
@@ -48,10 +50,60 @@ fn measure(
 pub async fn run(quick: bool) -> Vec<Measure> {
     let s = Sizes::new(quick);
     let mut out = Vec::new();
-    memory(&s, &mut out).await; // first: the least noise from what else the process holds
+    // `BENCH_ONLY=push,languages` runs those sections only (while working on one figure).
+    let only = std::env::var("BENCH_ONLY").ok().filter(|o| !o.is_empty());
+    let on = |section: &str| {
+        only.as_ref()
+            .is_none_or(|o| o.split(',').any(|s| s.trim() == section))
+    };
+    if on("memory") {
+        memory(&s, &mut out).await; // first: the least noise from what else the process holds
+    }
     let cache = tempfile::tempdir().unwrap();
     let registry = registry(cache.path()).await;
-    let (wasm_push, wasm_took, native_took) = push(&s, &registry, &mut out).await;
+    if on("push") {
+        push_and_overhead(&s, &registry, &mut out).await;
+    }
+    if on("pull") {
+        pull(&s, &registry, &mut out).await;
+    }
+    if on("receiver") {
+        receiver::receiver(quick, &registry, &mut out).await;
+    }
+    if on("stores") {
+        stores::compare(s.pull_records, &registry, &mut out).await;
+    }
+    if on("instantiation") {
+        instantiation(&s, &registry, &mut out).await;
+    }
+    if on("load") {
+        load(&mut out).await;
+    }
+    if on("swap") {
+        hot_swap(&s, &mut out).await;
+    }
+    if on("scaling") {
+        scaling(&s, &registry, &mut out).await;
+    }
+    if on("languages") {
+        languages::languages(quick, &mut out).await;
+    }
+    if on("node") {
+        node::node(quick, &mut out).await;
+    }
+    print(&out, quick);
+    let dir = crate::target_dir().join("bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(
+        dir.join(if quick { "quick.json" } else { "results.json" }),
+        serde_json::to_string_pretty(&out).unwrap_or_default(),
+    );
+    out
+}
+
+/// Push, WASM and native, and what the WASM push costs per event beyond the native one.
+async fn push_and_overhead(s: &Sizes, registry: &Arc<AdapterRegistry>, out: &mut Vec<Measure>) {
+    let (wasm_push, wasm_took, native_took) = push(s, registry, out).await;
     let per_event = |d: Duration| d.as_secs_f64() * 1e6 / s.push_events as f64;
     let overhead = per_event(wasm_took) - per_event(native_took);
     out.push(measure(
@@ -67,23 +119,6 @@ pub async fn run(quick: bool) -> Vec<Measure> {
             wasm_push.host_http_us as f64 / s.push_events as f64
         ),
     ));
-    pull(&s, &registry, &mut out).await;
-    receiver::receiver(quick, &registry, &mut out).await;
-    stores::compare(s.pull_records, &registry, &mut out).await;
-    instantiation(&s, &registry, &mut out).await;
-    load(&mut out).await;
-    hot_swap(&s, &mut out).await;
-    scaling(&s, &registry, &mut out).await;
-    languages::languages(quick, &mut out).await;
-    node::node(quick, &mut out).await;
-    print(&out, quick);
-    let dir = crate::target_dir().join("bench");
-    let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(
-        dir.join(if quick { "quick.json" } else { "results.json" }),
-        serde_json::to_string_pretty(&out).unwrap_or_default(),
-    );
-    out
 }
 
 fn print(out: &[Measure], quick: bool) {

@@ -209,7 +209,7 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallRecord {
-    /// `push-batch`, `pull-since`, `sync`, `check-connection`.
+    /// `push-batch` (or `push-encoded`), `pull-since`, `sync`, `check-connection`.
     pub function: &'static str,
     /// Wall-clock time, microseconds.
     pub duration_us: u64,

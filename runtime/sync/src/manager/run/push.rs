@@ -98,8 +98,14 @@ impl Run<'_> {
             let adapter = self.adapter;
             let view = self.view.clone();
             let events = batch.clone();
+            // Named after the export that serves it, in metrics and the call records.
+            let function = if adapter.encoded_push() {
+                "push-encoded"
+            } else {
+                "push-batch"
+            };
             let refused = match self
-                .retrying("push-batch", |ctx| {
+                .retrying(function, |ctx| {
                     let (view, events) = (view.clone(), events.clone());
                     async move { adapter.push_batch(ctx, &view, &events).await }
                 })
