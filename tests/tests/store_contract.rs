@@ -296,7 +296,7 @@ fn an_event_that_cannot_be_applied_is_quarantined_then_applied_by_retry(o: Opene
         q[0].reason
     );
     let mut with_tag = EventApplier::new();
-    with_tag.register("tag-household", Arc::new(Tag));
+    with_tag.register("tag-household", Arc::new(Tag)).unwrap();
     assert_eq!(s.retry_quarantined(&[q[0].id], &with_tag).unwrap(), 1);
     assert!(s.quarantine(None).unwrap().is_empty());
     assert_eq!(s.audit_log("custom-person-0").unwrap()[0].action, "tagged");

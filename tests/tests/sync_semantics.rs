@@ -278,7 +278,9 @@ async fn custom_event_types_use_the_registered_applier() {
         json!({ "entityGuid": "hh-1", "type": "household-visit", "data": { "outcome": "met" } }),
     ]);
     let mut applier = EventApplier::new();
-    applier.register("household-visit", std::sync::Arc::new(HouseholdVisit));
+    applier
+        .register("household-visit", std::sync::Arc::new(HouseholdVisit))
+        .unwrap();
     let mut m = datacollect_sync::ExternalSyncManager::new(
         store.clone(),
         std::sync::Arc::new(applier),

@@ -142,9 +142,21 @@ impl EventApplier {
         Self::default()
     }
 
-    /// Handle events of `event_type` with `applier` (built-in types cannot be replaced).
-    pub fn register(&mut self, event_type: &str, applier: Arc<dyn CustomApplier>) {
+    /// Handle events of `event_type` with `applier`. Built-in types cannot be replaced: a
+    /// custom applier would bypass their scoping rules (which config may change which
+    /// entity), so registering one is refused, with the reason.
+    pub fn register(
+        &mut self,
+        event_type: &str,
+        applier: Arc<dyn CustomApplier>,
+    ) -> Result<(), String> {
+        if entities::is_builtin(event_type) {
+            return Err(format!(
+                "{event_type:?} is a built-in event type; a custom applier cannot replace it"
+            ));
+        }
         self.custom.insert(event_type.to_string(), applier);
+        Ok(())
     }
 
     /// Apply one event inside the caller's transaction.

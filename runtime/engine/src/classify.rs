@@ -74,4 +74,15 @@ mod tests {
         let e = wasmtime::Error::msg("pool exhausted");
         assert!(matches!(classify(e, None, true), CallError::Setup(m) if m.contains("pool")));
     }
+
+    #[test]
+    fn a_stack_overflow_is_a_trap_that_suggests_unbounded_recursion_even_during_setup() {
+        let says_recursion = CallError::Trap("stack overflow (unbounded recursion?)".into());
+        let e: wasmtime::Error = Trap::StackOverflow.into();
+        assert_eq!(classify(e, None, false), says_recursion);
+        // A start function that recurses forever overflows while instantiating: still the
+        // adapter's fault, not the host's.
+        let e: wasmtime::Error = Trap::StackOverflow.into();
+        assert_eq!(classify(e, None, true), says_recursion);
+    }
 }

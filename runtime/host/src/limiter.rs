@@ -135,4 +135,46 @@ mod tests {
         assert!(l.table_growing(0, 6, None).is_err());
         assert_eq!(l.breach(), Some(Limit::Tables));
     }
+
+    #[test]
+    fn memory_may_grow_to_exactly_its_limit() {
+        let mut l = CallLimiter::new(&Limits {
+            memory_bytes: 100,
+            ..Limits::default()
+        });
+        assert!(l.memory_growing(0, 100, None).unwrap(), "the limit itself");
+        assert_eq!(l.memory_used(), 100);
+        assert_eq!(l.breach(), None);
+        assert!(
+            l.memory_growing(100, 101, None).is_err(),
+            "one byte past it"
+        );
+    }
+
+    #[test]
+    fn a_table_may_grow_to_exactly_its_limit() {
+        let mut l = CallLimiter::new(&Limits {
+            table_elements: 10,
+            ..Limits::default()
+        });
+        assert!(l.table_growing(0, 10, None).unwrap(), "the limit itself");
+        assert_eq!(l.breach(), None);
+        assert!(
+            l.table_growing(10, 11, None).is_err(),
+            "one element past it"
+        );
+    }
+
+    #[test]
+    fn table_growth_counts_only_the_difference() {
+        let mut l = CallLimiter::new(&Limits {
+            table_elements: 10,
+            ..Limits::default()
+        });
+        assert!(l.table_growing(0, 4, None).unwrap());
+        // The same table growing from 4 to 8 holds 8 elements, not 4 + 8.
+        assert!(l.table_growing(4, 8, None).unwrap());
+        assert!(l.table_growing(8, 10, None).unwrap());
+        assert_eq!(l.breach(), None);
+    }
 }

@@ -413,4 +413,6 @@ fn remove_member_names_a_member_or_changes_nothing() {
     assert!(tx.entities["g"].modified.member_ids.is_empty());
 }
 
+mod events;
 mod external_id;
+mod members;
