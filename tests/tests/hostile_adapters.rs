@@ -352,6 +352,24 @@ async fn a_size_cap_reports_the_size_the_adapter_built() {
 
 // --- 3. Declared secrets are secret everywhere, and at once after a hot swap -----------
 
+/// Every call starts from a fresh instance: what one call (of this config or another) left
+/// in memory is gone in the next, although pool slots keep their pages resident between
+/// calls (`limits.keep_resident_mib`, on by default).
+#[tokio::test]
+async fn nothing_a_call_leaves_in_memory_reaches_the_next_call() {
+    assert!(hostile_registry().runtime().limits().keep_resident_bytes > 0);
+    for round in 0..3 {
+        let err = attack("remember", &[("round", &round.to_string())]).await;
+        let text = err.to_string();
+        assert!(text.contains("kept=1 "), "this call stored its own: {text}");
+        assert!(
+            saw(&text).is_empty(),
+            "round {round}: a previous call's memory: {:?}",
+            String::from_utf8_lossy(&saw(&text))
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_hot_swap_that_declares_a_new_secret_masks_it_from_the_next_call() {
     let registry = registry_with(limits(), &["hostile_v0.wasm"]).await;

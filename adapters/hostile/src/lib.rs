@@ -114,6 +114,24 @@ impl Adapter for Hostile {
                 return Ok(PushOutcome::with_rejections(&events, refused));
             }
             "dump-config" => SyncError::Internal(format!("config: {config:?}")),
+            // What an earlier call left in this instance's memory (a static and the heap it
+            // points to): every call must start from a fresh instance, even in a pool slot
+            // that keeps its pages resident between calls. Reported in hex.
+            "remember" => {
+                static LEFT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+                let mut left = LEFT.lock().unwrap_or_else(|e| e.into_inner());
+                let before = left.join("|");
+                left.push(format!("{} {}", config.id, key));
+                SyncError::Internal(format!(
+                    "kept={} saw={}",
+                    left.len(),
+                    before
+                        .bytes()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":")
+                ))
+            }
             "redirect" => match Request::get(url(&format!("/redirect?to={target}"))).send() {
                 Ok(r) => SyncError::Internal(format!(
                     "redirect answered {} location {:?}",
