@@ -19,7 +19,7 @@
 //! log_lines = 1000
 //! run_ms = 3_600_000         # a whole run; past it the run ends `incomplete`
 //! stall_ms = 30_000          # a pull this long without a new record is stopped
-//! keep_resident_mib = 16     # memory an instance slot keeps between calls (speed vs RSS)
+//! keep_resident_mib = 16     # memory a pool slot keeps mapped between calls (speed vs RSS)
 //!
 //! [allow]            # origins an adapter type may reach besides its config URL's
 //! openfn-adapter = ["https://app.openfn.org"]
