@@ -363,7 +363,7 @@ async fn a_batch_over_the_adapters_memory_splits_and_only_the_huge_event_is_quar
         report
             .breaches
             .iter()
-            .all(|b| b == "push-batch: the memory limit"),
+            .all(|b| b == "push-encoded: the memory limit"),
         "{:?}",
         report.breaches
     );
@@ -402,7 +402,7 @@ async fn a_batch_over_the_request_cap_splits_until_it_fits() {
         report
             .breaches
             .iter()
-            .all(|b| b == "push-batch: a request over the 1048576 byte size cap"),
+            .all(|b| b == "push-encoded: a request over the 1048576 byte size cap"),
         "{:?}",
         report.breaches
     );

@@ -15,11 +15,8 @@ impl EntityTx for SqlTx<'_, '_> {
     fn entity(&mut self, guid: &str) -> Result<Option<EntityPair>, TxError> {
         let row: Option<(String, String)> = self
             .0
-            .query_row(
-                "SELECT initial, modified FROM entities WHERE guid = ?1",
-                [guid],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT initial, modified FROM entities WHERE guid = ?1")
+            .and_then(|mut s| s.query_row([guid], |r| Ok((r.get(0)?, r.get(1)?))))
             .optional()
             .map_err(tx_err)?;
         row.map(|(i, m)| {
@@ -33,19 +30,23 @@ impl EntityTx for SqlTx<'_, '_> {
 
     fn put_entity(&mut self, pair: &EntityPair) -> Result<(), TxError> {
         let enc = |d| serde_json::to_string(d).map_err(|e| TxError(e.to_string()));
+        let (initial, modified) = (enc(&pair.initial)?, enc(&pair.modified)?);
         self.0
-            .execute(
+            .prepare_cached(
                 "INSERT INTO entities (guid, initial, modified) VALUES (?1, ?2, ?3)
                  ON CONFLICT(guid) DO UPDATE SET initial = excluded.initial, modified = excluded.modified",
-                params![pair.modified.guid, enc(&pair.initial)?, enc(&pair.modified)?],
             )
+            .and_then(|mut s| {
+                s.execute(params![pair.modified.guid, initial, modified])
+            })
             .map_err(tx_err)?;
         Ok(())
     }
 
     fn delete_entity(&mut self, guid: &str) -> Result<(), TxError> {
         self.0
-            .execute("DELETE FROM entities WHERE guid = ?1", [guid])
+            .prepare_cached("DELETE FROM entities WHERE guid = ?1")
+            .and_then(|mut s| s.execute([guid]))
             .map_err(tx_err)?;
         Ok(())
     }
@@ -53,11 +54,10 @@ impl EntityTx for SqlTx<'_, '_> {
     fn linked(&mut self, guid: &str, config_id: &str) -> Result<Option<LinkKind>, TxError> {
         let kind: Option<String> = self
             .0
-            .query_row(
+            .prepare_cached(
                 "SELECT kind FROM entity_links WHERE entity_guid = ?1 AND config_id = ?2",
-                params![guid, config_id],
-                |r| r.get(0),
             )
+            .and_then(|mut s| s.query_row(params![guid, config_id], |r| r.get(0)))
             .optional()
             .map_err(tx_err)?;
         if let Some(k) = kind {
@@ -65,13 +65,12 @@ impl EntityTx for SqlTx<'_, '_> {
         }
         let legacy: bool = self
             .0
-            .query_row(
+            .prepare_cached(
                 "SELECT NOT EXISTS (SELECT 1 FROM entity_links WHERE entity_guid = ?1)
                     AND EXISTS (SELECT 1 FROM entities WHERE guid = ?1
                                 AND json_extract(modified, '$.externalId') IS NOT NULL)",
-                [guid],
-                |r| r.get(0),
             )
+            .and_then(|mut s| s.query_row([guid], |r| r.get(0)))
             .map_err(tx_err)?;
         Ok(legacy.then_some(LinkKind::Legacy))
     }
@@ -96,10 +95,12 @@ impl EntityTx for SqlTx<'_, '_> {
 
     fn audit(&mut self, a: &AuditEntry) -> Result<(), TxError> {
         self.0
-            .execute(
+            .prepare_cached(
                 "INSERT INTO audit (timestamp, user_id, action, event_guid, entity_guid, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![a.timestamp, a.user_id, a.action, a.event_guid, a.entity_guid, a.changes.to_string()],
             )
+            .and_then(|mut s| {
+                s.execute(params![a.timestamp, a.user_id, a.action, a.event_guid, a.entity_guid, a.changes.to_string()])
+            })
             .map_err(tx_err)?;
         Ok(())
     }
@@ -112,9 +113,9 @@ pub(super) fn link(
     config_id: &str,
     kind: LinkKind,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR IGNORE INTO entity_links (entity_guid, config_id, kind) VALUES (?1, ?2, ?3)",
-        params![guid, config_id, kind.as_str()],
-    )?;
+    )?
+    .execute(params![guid, config_id, kind.as_str()])?;
     Ok(())
 }

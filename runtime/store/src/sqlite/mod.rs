@@ -94,6 +94,9 @@ impl SqliteStore {
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(open_err)?;
+        // Room for every statement of the push, pull and apply paths (rusqlite's default
+        // of 16 would evict some of them on each page).
+        conn.set_prepared_statement_cache_capacity(64);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| match e {
@@ -234,12 +237,12 @@ impl EventStore for SqliteStore {
     fn pending_count(&self, config_id: &str) -> Result<u64, StoreError> {
         self.with(|conn| {
             let push = push_cursor(conn, config_id)?;
-            let n: i64 = conn.query_row(
-                "SELECT (SELECT COUNT(*) FROM events WHERE seq > ?1 AND (origin IS NULL OR origin <> ?2))
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT (SELECT COUNT(*) FROM events WHERE seq > ?1 AND (origin IS NULL OR origin <> ?2))
                       + (SELECT COUNT(*) FROM push_requeue WHERE config_id = ?2)",
-                params![push, config_id],
-                |r| r.get(0),
-            )?;
+                )?
+                .query_row(params![push, config_id], |r| r.get(0))?;
             Ok(n as u64)
         })
     }
@@ -281,11 +284,9 @@ impl EventStore for SqliteStore {
             link_delivered(&tx, config_id, batch, &quarantined)?;
             // Re-queued events are rare (a retried quarantine): one look instead of a
             // delete per event of every batch.
-            let requeued: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM push_requeue WHERE config_id = ?1)",
-                [config_id],
-                |r| r.get(0),
-            )?;
+            let requeued: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM push_requeue WHERE config_id = ?1)")?
+                .query_row([config_id], |r| r.get(0))?;
             if requeued {
                 let mut requeue = tx
                     .prepare_cached("DELETE FROM push_requeue WHERE config_id = ?1 AND seq = ?2")?;
@@ -330,8 +331,9 @@ impl EventStore for SqliteStore {
             // Pulled events are never pushed back to their config. When nothing was pending
             // for it, move its push cursor past them too, so later syncs need not step
             // over them (on a large store, a scan of every event it ever pulled).
-            let last: i64 =
-                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+            let last: i64 = tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")?
+                .query_row([], |r| r.get(0))?;
             let push = push_cursor(&tx, config_id)?;
             let mut out = ApplyOutcome::default();
             let mut newest = None;
