@@ -6,11 +6,13 @@ use anyhow::{Context as _, Result};
 use datacollect_sync::adapter_dir;
 use datacollect_sync::engine::cache::{default_cache_dir, CodeCache};
 use datacollect_sync::engine::AdapterRuntime;
+use datacollect_sync::scheduler::ServiceFor;
 use datacollect_sync::settings::RuntimeSettings;
 use datacollect_sync::store::{PgLocation, PostgresStore};
 use datacollect_sync::{AdapterRegistry, EventStore, ExternalSyncConfig, SqliteStore, SyncService};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Where a command's store is (`--store` or `DCSYNC_STORE`): a SQLite file, or a
 /// PostgreSQL database (`postgres://user@host/db?tenant=<app config id>`, the password
@@ -141,4 +143,59 @@ pub fn open_existing_store(store: &StoreArg) -> Result<Arc<dyn EventStore>> {
         StoreArg::Sqlite(path) => Arc::new(SqliteStore::open_existing(path)?),
         StoreArg::Postgres(l) => Arc::new(PostgresStore::open_existing(l)?),
     })
+}
+
+/// Every tenant of one database, for `daemon` and `serve` given a `postgres://` store that
+/// names no tenant: each config syncs in the tenant named by its id (the DataCollect server
+/// keys a tenant by its app config id). A tenant's service is made on first use and kept;
+/// all share the first one's adapters, HTTP clients, settings and interrupt.
+pub struct Tenants {
+    first: Arc<SyncService>,
+    location: PgLocation,
+    services: Mutex<HashMap<String, Arc<SyncService>>>,
+}
+
+impl Tenants {
+    /// The tenants of the database at `location` (whatever tenant it names is ignored);
+    /// `first` already serves the tenant `tenant`.
+    pub fn new(location: PgLocation, tenant: &str, first: Arc<SyncService>) -> Arc<Self> {
+        let services = HashMap::from([(tenant.to_string(), first.clone())]);
+        Arc::new(Tenants {
+            first,
+            location,
+            services: Mutex::new(services),
+        })
+    }
+
+    /// The service the others are made from (adapters, clients, settings, interrupt).
+    pub fn first(&self) -> &Arc<SyncService> {
+        &self.first
+    }
+
+    /// The location of the tenant the config `id` names, or why the id names none.
+    pub fn location_of(&self, id: &str) -> Result<PgLocation, String> {
+        self.location
+            .with_tenant(id)
+            .map_err(|e| format!("config id {id:?} cannot name a tenant: {e}"))
+    }
+
+    /// The service of `config`'s tenant (its store opened, and its tables created, on first
+    /// use).
+    pub fn service(&self, config: &ExternalSyncConfig) -> Result<Arc<SyncService>, String> {
+        let mut map = self.services.lock().map_err(|_| "poisoned".to_string())?;
+        if let Some(s) = map.get(&config.id) {
+            return Ok(s.clone());
+        }
+        let store =
+            PostgresStore::open(&self.location_of(&config.id)?).map_err(|e| e.to_string())?;
+        let service = Arc::new(self.first.for_store(Arc::new(store)));
+        map.insert(config.id.clone(), service.clone());
+        Ok(service)
+    }
+
+    /// [`Tenants::service`] as the scheduler takes it.
+    pub fn resolver(self: &Arc<Self>) -> ServiceFor {
+        let tenants = self.clone();
+        Arc::new(move |config: &ExternalSyncConfig| tenants.service(config))
+    }
 }

@@ -3,17 +3,19 @@
 //! taken over within its TTL; afterwards no event is lost, none is applied twice, no cursor
 //! ever moved backwards, and no two runs of a config overlapped.
 //! And every command that takes `--store` takes a `postgres://` URL, never printing the
-//! password. A real PostgreSQL server (see `datacollect_sync_e2e::postgres`).
-//! Over 400 lines: both tests drive real `dcsync` processes against one server; splitting
+//! password. And `dcsync serve` on a URL that names no tenant serves each config in the
+//! tenant its id names. A real PostgreSQL server (see `datacollect_sync_e2e::postgres`).
+//! Over 400 lines: the tests drive real `dcsync` processes against one server; splitting
 //! them would start a second one.
 
 mod common;
 
-use common::dcsync;
+use common::{dcsync, dcsync_mock_only};
 use datacollect_sync::model::SyncLevel;
-use datacollect_sync::FormSubmission;
+use datacollect_sync::{EventStore, FormSubmission};
 use datacollect_sync_e2e::node_server as node;
 use datacollect_sync_e2e::postgres::cluster;
+use datacollect_sync_e2e::webdriver::Browser;
 use dcsync_emulators::MockSyncServer;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -465,4 +467,334 @@ fn every_store_command_takes_a_postgres_url_and_never_prints_the_password() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(!text.contains(secret) && text.contains("***"), "{text}");
+}
+
+/// `dcsync serve` on a database URL that names no tenant serves every tenant of it: each
+/// config in the tenant its id names, through the API and the scheduler alike. Run ids are
+/// per tenant, so the run and quarantine routes then need the config.
+#[test]
+fn serve_without_a_tenant_serves_each_config_in_the_tenant_its_id_names() {
+    const TOKEN: &str = "multi-tenant-admin-token";
+    // Synced through the API; the third by the scheduler, on its `syncInterval`.
+    const VIA_API: [&str; 2] = ["north", "south"];
+    const SCHEDULED: &str = "east";
+    let started = Instant::now();
+    let db = cluster().database();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    drop(db.store("default"));
+    let mut c = db.client();
+    let mut servers = HashMap::new();
+    for t in VIA_API.iter().chain([&SCHEDULED]) {
+        let server = rt
+            .block_on(MockSyncServer::start("127.0.0.1:0".parse().unwrap()))
+            .unwrap();
+        server.seed(
+            (0..3)
+                .map(|i| json!({ "entityGuid": format!("{t}-ext-{i}"), "data": { "name": format!("E{i}") } }))
+                .collect(),
+        );
+        servers.insert(*t, server);
+        // The Node server stored events in each tenant.
+        for i in 0..2 {
+            node::save_event(&mut c, t, &node_event(t, i));
+        }
+    }
+
+    let mut serve = dcsync_mock_only()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--configs",
+        ])
+        .arg(dir.path().join("configs"))
+        .env("DCSYNC_STORE", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = serve.stdout.take().unwrap();
+    let serve = Workers(vec![serve]);
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first).unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| {
+            panic!(
+                "serve did not start: {first}{}",
+                std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+            )
+        })
+        .to_string();
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>, token: Option<&str>| {
+        rt.block_on(async {
+            let mut req = http.request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{base}{path}"),
+            );
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+            )
+        })
+    };
+    let api = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        call(method, path, body, Some(TOKEN))
+    };
+
+    // The configs, through the API; a config id that cannot name a tenant is refused.
+    for t in VIA_API {
+        let cfg = json!({ "id": t, "type": "mock-sync-server", "url": servers[t].url() });
+        let (status, body) = api("POST", "/api/configs", Some(cfg));
+        assert_eq!(status, 201, "{body}");
+    }
+    let cfg = json!({ "id": SCHEDULED, "type": "mock-sync-server", "url": servers[SCHEDULED].url(),
+        "extraFields": [{ "name": "syncInterval", "value": "1000" }] });
+    assert_eq!(api("POST", "/api/configs", Some(cfg)).0, 201);
+    let (status, body) = api(
+        "POST",
+        "/api/configs",
+        Some(
+            json!({ "id": "no.tenant", "type": "mock-sync-server", "url": servers["north"].url() }),
+        ),
+    );
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("id")),
+        "{body}"
+    );
+
+    // Each config synced through the API, followed with its run id in its own tenant.
+    let mut run_ids = HashMap::new();
+    for t in VIA_API {
+        let (status, body) = api("POST", "/api/sync/external", Some(json!({ "configId": t })));
+        assert_eq!(status, 202, "{body}");
+        let run_id = body["runId"].as_i64().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (status, run) = api("GET", &format!("/api/runs/{run_id}?configId={t}"), None);
+            assert_eq!(status, 200, "{run}");
+            assert_eq!(run["configId"], t, "{run}");
+            if run["status"] != "running" {
+                assert_eq!(run["status"], "succeeded", "{run}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{t}: the sync did not finish: {run}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        run_ids.insert(t, run_id);
+    }
+    // The scheduler syncs the third in its tenant too.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c
+        .query_one(
+            "SELECT COUNT(*) FROM dcsync_runs WHERE tenant_id = $1 AND status = 'succeeded'",
+            &[&SCHEDULED],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler did not sync {SCHEDULED}: {}",
+            std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Each tenant holds its own events, entities and runs, and nothing of the others.
+    for t in VIA_API.iter().chain([&SCHEDULED]) {
+        let prefix = format!("{t}-%");
+        let mut count = |sql: &str| -> i64 { c.query_one(sql, &[t, &prefix]).unwrap().get(0) };
+        let pulled = count(
+            "SELECT COUNT(*) FROM entities
+             WHERE tenant_id = $1 AND guid LIKE $2 AND guid LIKE '%-ext-%'",
+        );
+        assert_eq!(pulled, 3, "{t}: its pulled records applied in its tenant");
+        let foreign =
+            count("SELECT COUNT(*) FROM entities WHERE tenant_id = $1 AND guid NOT LIKE $2");
+        assert_eq!(foreign, 0, "{t}: no entity of another tenant");
+        let foreign =
+            count("SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND entity_guid NOT LIKE $2");
+        assert_eq!(foreign, 0, "{t}: no event of another tenant");
+        let events =
+            count("SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND entity_guid LIKE $2");
+        assert_eq!(events, 2 + 3, "{t}: its Node events and its pulled ones");
+        let others: i64 = c
+            .query_one(
+                "SELECT COUNT(*) FROM dcsync_runs WHERE tenant_id = $1 AND config_id <> $1",
+                &[t],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(others, 0, "{t}: no run of another config");
+        // Each external system got its own tenant's events, all of them.
+        let received: HashSet<String> = servers[t]
+            .received()
+            .0
+            .iter()
+            .filter_map(|e| e["guid"].as_str().map(str::to_string))
+            .collect();
+        let expected: HashSet<String> = (0..2).map(|i| format!("{t}-node-{i}")).collect();
+        assert_eq!(received, expected, "{t}: pushed its tenant's events only");
+    }
+    for t in VIA_API {
+        // The store of the tenant, read as a one-tenant command would: one run, the config's.
+        let runs = db.store(t).runs(None, 10).unwrap();
+        assert_eq!(runs.len(), 1, "{t}: {runs:?}");
+        assert_eq!((runs[0].id, runs[0].config_id.as_str()), (run_ids[t], t));
+        // The API's history of a config is its runs only.
+        let (status, body) = api("GET", &format!("/api/runs?configId={t}"), None);
+        assert_eq!(status, 200, "{body}");
+        let listed: Vec<(i64, &str)> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["id"].as_i64().unwrap(), r["configId"].as_str().unwrap()))
+            .collect();
+        assert_eq!(listed, vec![(run_ids[t], t)], "{body}");
+        // So is its state in the config list and its quarantine.
+        let (status, body) = api("GET", &format!("/api/configs/{t}"), None);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["lastRun"]["id"].as_i64(), Some(run_ids[t]), "{body}");
+        assert_eq!(body["lastRun"]["configId"], t, "{body}");
+        let (status, body) = api(
+            "GET",
+            &format!("/api/runs/{}/quarantine?configId={t}", run_ids[t]),
+            None,
+        );
+        assert_eq!(
+            (status, body.as_array().map(Vec::len)),
+            (200, Some(0)),
+            "{body}"
+        );
+        let (status, body) = api(
+            "POST",
+            "/api/quarantine/retry",
+            Some(json!({ "configId": t })),
+        );
+        assert_eq!((status, &body["requeued"]), (200, &json!(0)), "{body}");
+    }
+
+    // Without the config, a run or quarantine route cannot know the tenant: a 422 naming
+    // `configId`, not a guess; an unknown config is a 404.
+    let id = run_ids["north"];
+    for (method, path, body) in [
+        ("GET", "/api/runs".to_string(), None),
+        ("GET", format!("/api/runs/{id}"), None),
+        ("GET", format!("/api/runs/{id}/quarantine"), None),
+        ("GET", "/api/quarantine".to_string(), None),
+        ("POST", "/api/quarantine/retry".to_string(), Some(json!({}))),
+    ] {
+        let (status, answer) = api(method, &path, body);
+        assert_eq!(status, 422, "{method} {path}: {answer}");
+        assert_eq!(answer["field"], "configId", "{method} {path}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("configId"),
+            "{method} {path}: {answer}"
+        );
+    }
+    for path in [
+        "/api/runs?configId=nobody".to_string(),
+        format!("/api/runs/{id}?configId=nobody"),
+    ] {
+        let (status, answer) = api("GET", &path, None);
+        assert_eq!(status, 404, "{path}: {answer}");
+    }
+    let (status, answer) = api(
+        "POST",
+        "/api/sync/external",
+        Some(json!({ "configId": "nobody" })),
+    );
+    assert_eq!(status, 404, "{answer}");
+
+    // The admin token is still required, on every route of this mode.
+    for (method, path) in [
+        ("GET", "/api/runs?configId=north".to_string()),
+        ("GET", format!("/api/runs/{id}?configId=north")),
+        ("GET", "/api/runs".to_string()),
+        ("GET", "/api/configs".to_string()),
+        ("POST", "/api/sync/external".to_string()),
+    ] {
+        for token in [None, Some("wrong")] {
+            let (status, _) = call(method, &path, Some(json!({ "configId": "north" })), token);
+            assert_eq!(status, 401, "{method} {path} with {token:?}");
+        }
+    }
+    let north_runs: i64 = c
+        .query_one(
+            "SELECT COUNT(*) FROM dcsync_runs WHERE tenant_id = 'north'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(north_runs, 1, "a refused request started no sync");
+
+    // The admin page works on it too: it names the config of every run, sync and
+    // quarantine it asks about (a request without one would be refused).
+    rt.block_on(async {
+        let b = Browser::start().await;
+        b.goto(&format!("{base}/")).await;
+        b.type_into("#token", TOKEN).await;
+        b.click("#login-btn").await;
+        b.wait_for_text("#adapters", "mock-sync-server").await;
+        // The run history: every config's runs, from each config's tenant.
+        let history = b.wait_for_text("#runs", "south").await;
+        assert!(history.contains("north"), "{history}");
+        b.click(".config-card[data-config='south'] .sync-now").await;
+        let progress = b.wait_for_text("#progress", "succeeded").await;
+        assert!(progress.contains("run #"), "{progress}");
+        // The details of south's newest run (ids are per tenant: found by its row).
+        b.execute(
+            "[...document.querySelectorAll('#runs tbody tr')]
+               .find((tr) => tr.children[1].textContent === 'south')
+               .querySelector('.run-details').click();",
+            json!([]),
+        )
+        .await;
+        let facts = b.wait_for_text("#run-facts", "south").await;
+        assert_eq!(b.text("#run-status").await, "succeeded", "{facts}");
+        b.click(".config-card[data-config='north'] .show-quarantine")
+            .await;
+        b.wait_for_text("#quarantine-list", "Nothing quarantined")
+            .await;
+    });
+    let south: Vec<String> = c
+        .query(
+            "SELECT config_id FROM dcsync_runs WHERE tenant_id = 'south'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        south,
+        ["south", "south"],
+        "the page's sync ran in south's tenant"
+    );
+
+    // SIGTERM: a clean stop.
+    let mut serve = serve;
+    unsafe { libc::kill(serve[0].id() as i32, libc::SIGTERM) };
+    assert!(serve[0].wait().unwrap().success());
+    println!("served three tenants in {:?}", started.elapsed());
 }

@@ -302,7 +302,7 @@ async fn sync_runs_in_the_background_one_per_config_and_shows_in_history_and_met
     );
     assert!(metrics.contains("dcsync_events_pushed_total{config=\"api-sync\"} 3"));
     assert!(metrics.contains(
-        "dcsync_adapter_call_seconds_count{adapter=\"mock-sync-server\",function=\"push-batch\"}"
+        "dcsync_adapter_call_seconds_count{adapter=\"mock-sync-server\",function=\"push-encoded\"}"
     ));
 }
 

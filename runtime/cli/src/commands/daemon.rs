@@ -6,16 +6,14 @@
 //! tenant, each config syncs in the tenant named by its id, as the DataCollect server
 //! keys a tenant by its app config id: one daemon serves every tenant of the database.
 
-use crate::context::{open_store, read_config, StoreArg};
+use crate::context::{open_store, read_config, StoreArg, Tenants};
 use crate::output::say;
 use crate::Ctx;
 use anyhow::{bail, Result};
 use datacollect_sync::scheduler::{self, Schedule, ScheduleEvent, ServiceFor, MIN_INTERVAL};
-use datacollect_sync::store::{PgLocation, PostgresStore};
-use datacollect_sync::{watch, ExternalSyncConfig, SyncService};
-use std::collections::HashMap;
+use datacollect_sync::{watch, ExternalSyncConfig};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
@@ -38,13 +36,13 @@ pub async fn run(
         .collect::<Result<Vec<_>>>()?;
     // One tenant per config: the first config's store now (so a bad URL fails at once),
     // the others' as the scheduler first needs them.
-    let per_tenant = match store {
-        StoreArg::Postgres(l) if l.tenant.is_none() => Some(l.clone()),
+    let per_tenant = match (store, configs.first()) {
+        (StoreArg::Postgres(l), Some(c)) if l.tenant.is_none() => Some((l.clone(), c.id.clone())),
         _ => None,
     };
-    let first = match (&per_tenant, configs.first()) {
-        (Some(l), Some(c)) => StoreArg::Postgres(l.with_tenant(&c.id)?),
-        _ => store.clone(),
+    let first = match &per_tenant {
+        Some((l, tenant)) => StoreArg::Postgres(l.with_tenant(tenant)?),
+        None => store.clone(),
     };
     let service = ctx.service(open_store(&first)?).await?;
     let _watch = watch::watch(service.registry.clone())?;
@@ -63,7 +61,7 @@ pub async fn run(
     let interrupt = service.interrupt().clone();
     crate::commands::sync::stop_on_signals(interrupt.clone());
     let services = match per_tenant {
-        Some(location) => tenant_services(service, location),
+        Some((location, tenant)) => Tenants::new(location, &tenant, service).resolver(),
         None => Arc::new(move |_: &ExternalSyncConfig| Ok(service.clone())) as ServiceFor,
     };
     // Returns once a signal stopped the running syncs at a safe point.
@@ -76,24 +74,6 @@ pub async fn run(
     )
     .await;
     Ok(0)
-}
-
-/// A service per tenant of one database: the config's id names its tenant.
-fn tenant_services(first: Arc<SyncService>, location: PgLocation) -> ServiceFor {
-    let services: Mutex<HashMap<String, Arc<SyncService>>> = Mutex::default();
-    Arc::new(move |config: &ExternalSyncConfig| {
-        let mut map = services.lock().map_err(|_| "poisoned".to_string())?;
-        if let Some(s) = map.get(&config.id) {
-            return Ok(s.clone());
-        }
-        let tenant = location
-            .with_tenant(&config.id)
-            .map_err(|e| format!("config id {:?} cannot name a tenant: {e}", config.id))?;
-        let store = PostgresStore::open(&tenant).map_err(|e| e.to_string())?;
-        let service = Arc::new(first.for_store(Arc::new(store)));
-        map.insert(config.id.clone(), service.clone());
-        Ok(service)
-    })
 }
 
 fn print_event(event: ScheduleEvent) {

@@ -1,12 +1,15 @@
 //! `dcsync serve`: the HTTP API, admin page and metrics, with scheduled syncs and the
-//! adapter directory watched.
+//! adapter directory watched. With a `postgres://` store that names no tenant, each config
+//! syncs in the tenant named by its id, as with `dcsync daemon`: one process serves every
+//! tenant of the database.
 
-use crate::context::{open_store, StoreArg};
+use crate::context::{open_store, StoreArg, Tenants};
 use crate::server::{self, ServerState};
 use crate::Ctx;
 use anyhow::{Context as _, Result};
 use datacollect_sync::configs::ConfigDir;
-use datacollect_sync::scheduler::{self, Schedule, ScheduleEvent};
+use datacollect_sync::scheduler::{self, Schedule, ScheduleEvent, ServiceFor};
+use datacollect_sync::ExternalSyncConfig;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -22,27 +25,58 @@ pub async fn run(
     let base: PathBuf = match (store_arg, &configs) {
         (StoreArg::Sqlite(p), _) => p.clone(),
         (StoreArg::Postgres(_), Some(dir)) => dir.join("dcsync"),
-        (StoreArg::Postgres(_), None) => anyhow::bail!(
-            "with a postgres:// store, name the configs directory: --configs <dir> (serving many tenants from one process is `dcsync daemon`)"
-        ),
+        (StoreArg::Postgres(_), None) => {
+            anyhow::bail!("with a postgres:// store, name the configs directory: --configs <dir>")
+        }
     };
-    let store = open_store(store_arg)?;
     let beside = |suffix: &str| {
         let mut p = base.as_os_str().to_owned();
         p.push(suffix);
         PathBuf::from(p)
     };
-    let configs = Arc::new(ConfigDir::open(
-        &configs.unwrap_or_else(|| beside(".configs")),
-    )?);
+    let configs_dir = configs.unwrap_or_else(|| beside(".configs"));
+    // A database URL without ?tenant=: each config in the tenant its id names (as `daemon`).
+    // One tenant's store is opened now, so a bad URL fails at once: the first config's, or
+    // the server's default tenant's when there is no config yet.
+    let per_tenant = match store_arg {
+        StoreArg::Postgres(l) if l.tenant.is_none() => {
+            let tenant = ConfigDir::open(&configs_dir)?
+                .list()
+                .into_iter()
+                .map(|c| c.id)
+                .find(|id| l.with_tenant(id).is_ok())
+                .unwrap_or_else(|| "default".to_string());
+            Some((l.clone(), tenant))
+        }
+        _ => None,
+    };
+    let first = match &per_tenant {
+        Some((l, tenant)) => StoreArg::Postgres(l.with_tenant(tenant)?),
+        None => store_arg.clone(),
+    };
+    let store = open_store(&first)?;
+    let configs = Arc::new(ConfigDir::open(&configs_dir)?);
     let (token, generated) = server::admin_token(token, &beside(".admin-token"))?;
     let service = ctx.service(store).await?;
     let _watch = datacollect_sync::watch::watch(service.registry.clone())
         .map_err(|e| anyhow::anyhow!("cannot watch the adapter directory: {e}"))?;
-    let state = ServerState::new(service.clone(), configs.clone(), token.clone());
     let interrupt = service.interrupt().clone();
-    let scheduled = tokio::spawn(scheduler::run(
-        service,
+    let (state, services) = match per_tenant {
+        Some((location, tenant)) => {
+            let tenants = Tenants::new(location, &tenant, service);
+            (
+                ServerState::per_tenant(tenants.clone(), configs.clone(), token.clone()),
+                tenants.resolver(),
+            )
+        }
+        None => (
+            ServerState::new(service.clone(), configs.clone(), token.clone()),
+            Arc::new(move |_: &ExternalSyncConfig| Ok(service.clone())) as ServiceFor,
+        ),
+    };
+    let scheduled = tokio::spawn(scheduler::run_with(
+        services,
+        interrupt.clone(),
         configs,
         Schedule::default(),
         Arc::new(log_event),

@@ -11,8 +11,8 @@ use axum::Json;
 use datacollect_sync::config::{ConfigError, Credentials, ExternalSyncConfig};
 use datacollect_sync::resolve::FieldProblem;
 use datacollect_sync::status::{adapter_entries, config_status, run_quarantine, AdapterEntry};
-use datacollect_sync::store::{blocking, StoreError};
-use datacollect_sync::{EventApplier, SyncError};
+use datacollect_sync::store::{blocking, RunRecord, StoreError};
+use datacollect_sync::{EventApplier, SyncError, SyncService};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -69,6 +69,57 @@ fn store_problem(e: StoreError) -> Response {
     }
 }
 
+fn refusal(status: StatusCode, error: impl ToString, field: Option<&str>) -> Problem {
+    Problem {
+        status,
+        ..invalid(error, field)
+    }
+}
+
+/// The service that answers about `config`: the server's one service, or (one tenant per
+/// config) its tenant's.
+fn service_of(
+    state: &ServerState,
+    config: &ExternalSyncConfig,
+) -> Result<Arc<SyncService>, Problem> {
+    let Some(tenants) = &state.tenants else {
+        return Ok(state.service.clone());
+    };
+    if let Err(e) = tenants.location_of(&config.id) {
+        return Err(invalid(e, Some("configId")));
+    }
+    tenants.service(config).map_err(|e| {
+        refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the store of tenant {:?}: {e}", config.id),
+            None,
+        )
+    })
+}
+
+/// The service that answers a request about runs or quarantine of the config `config_id`:
+/// with one store, the server's (any config, or none); with one tenant per config, the
+/// tenant of the config named, which must be (run and quarantine ids are per tenant).
+fn service_for(state: &ServerState, config_id: Option<&str>) -> Result<Arc<SyncService>, Problem> {
+    if state.tenants.is_none() {
+        return Ok(state.service.clone());
+    }
+    let Some(id) = config_id else {
+        return Err(invalid(
+            "configId is required: this server serves one tenant per config (a postgres:// store without ?tenant=), and run and quarantine ids are per tenant; name the config (configId=…)",
+            Some("configId"),
+        ));
+    };
+    let Some(config) = state.configs.get(id) else {
+        return Err(refusal(
+            StatusCode::NOT_FOUND,
+            format!("no config {id:?}"),
+            Some("configId"),
+        ));
+    };
+    service_of(state, &config)
+}
+
 /// Parse and check a config as `dcsync check` does; the 422 names the field.
 async fn validate(state: &ServerState, body: &Value) -> Result<ExternalSyncConfig, Problem> {
     let mut config = ExternalSyncConfig::from_value(body).map_err(|e| {
@@ -102,19 +153,23 @@ async fn summary(state: &ServerState, config: &ExternalSyncConfig) -> Value {
     if let Some(adapter) = state.service.registry.get(&config.adapter_type) {
         config.mark_secret(adapter.info.secret_fields());
     }
-    let id = config.id.clone();
-    if let Ok(names) = blocking(&state.service.store, move |s| {
-        s.remember_secret_names(&id, &[])
-    })
-    .await
-    {
-        config.mark_secret(names.iter().map(String::as_str));
+    // A store that cannot answer (a tenant's that cannot open) leaves the sync state empty.
+    let mut status = None;
+    if let Ok(service) = service_of(state, &config) {
+        let id = config.id.clone();
+        if let Ok(names) =
+            blocking(&service.store, move |s| s.remember_secret_names(&id, &[])).await
+        {
+            config.mark_secret(names.iter().map(String::as_str));
+        }
+        let id = config.id.clone();
+        status = blocking(&service.store, move |s| config_status(s, &id))
+            .await
+            .ok();
     }
-    let id = config.id.clone();
-    let status = blocking(&state.service.store, move |s| config_status(s, &id)).await;
     let (pending, quarantined, last_run, held) = match status {
-        Ok(s) => (s.pending, s.quarantined, s.last_run, s.held),
-        Err(_) => (0, 0, None, None),
+        Some(s) => (s.pending, s.quarantined, s.last_run, s.held),
+        None => (0, 0, None, None),
     };
     json!({ "config": config.to_json(true), "pending": pending, "quarantined": quarantined,
             "lastRun": last_run, "held": held })
@@ -133,6 +188,9 @@ pub async fn create_config(State(state): AppState, ApiJson(body): ApiJson<Value>
         Ok(c) => c,
         Err(p) => return p.into_response(),
     };
+    if let Some(Err(e)) = state.tenants.as_ref().map(|t| t.location_of(&config.id)) {
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, e, Some("id"));
+    }
     if state.configs.get(&config.id).is_some() {
         return problem(
             StatusCode::CONFLICT,
@@ -230,7 +288,11 @@ pub async fn sync(State(state): AppState, ApiJson(req): ApiJson<SyncRequest>) ->
             Some("configId"),
         );
     };
-    let manager = match state.service.initialized_manager(config).await {
+    let service = match service_of(&state, &config) {
+        Ok(s) => s,
+        Err(p) => return p.into_response(),
+    };
+    let manager = match service.initialized_manager(config).await {
         Ok(m) if m.is_initialized() => m,
         Ok(_) => {
             return problem(
@@ -265,7 +327,11 @@ pub struct RunsQuery {
 
 pub async fn runs(State(state): AppState, ApiQuery(q): ApiQuery<RunsQuery>) -> Response {
     let limit = q.limit.unwrap_or(50).min(1000);
-    match blocking(&state.service.store, move |s| {
+    let service = match service_for(&state, q.config_id.as_deref()) {
+        Ok(s) => s,
+        Err(p) => return p.into_response(),
+    };
+    match blocking(&service.store, move |s| {
         s.runs(q.config_id.as_deref(), limit)
     })
     .await
@@ -275,30 +341,69 @@ pub async fn runs(State(state): AppState, ApiQuery(q): ApiQuery<RunsQuery>) -> R
     }
 }
 
-pub async fn run(State(state): AppState, ApiPath(id): ApiPath<i64>) -> Response {
-    match blocking(&state.service.store, move |s| s.run(id)).await {
-        Ok(Some(r)) => Json(r).into_response(),
-        Ok(None) => problem(StatusCode::NOT_FOUND, format!("no run {id}"), None),
+/// `?configId=`: which config's tenant a run or quarantine request is about (required with
+/// one tenant per config; with one store, a run is found by its id alone, as ever).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigQuery {
+    config_id: Option<String>,
+}
+
+/// The run `id` of the service, or none; with one tenant per config, none unless it is a
+/// run of the config named.
+fn run_of(per_tenant: bool, config_id: Option<&str>, run: Option<RunRecord>) -> Option<RunRecord> {
+    run.filter(|r| !per_tenant || config_id == Some(r.config_id.as_str()))
+}
+
+pub async fn run(
+    State(state): AppState,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ConfigQuery>,
+) -> Response {
+    let service = match service_for(&state, q.config_id.as_deref()) {
+        Ok(s) => s,
+        Err(p) => return p.into_response(),
+    };
+    match blocking(&service.store, move |s| s.run(id)).await {
+        Ok(r) => match run_of(state.tenants.is_some(), q.config_id.as_deref(), r) {
+            Some(r) => Json(r).into_response(),
+            None => problem(StatusCode::NOT_FOUND, format!("no run {id}"), None),
+        },
         Err(e) => store_problem(e),
     }
 }
 
 /// `POST /api/configs/{id}/release`: lift the host's hold (an answer held a secret).
 pub async fn release_config(State(state): AppState, ApiPath(id): ApiPath<String>) -> Response {
-    if state.configs.get(&id).is_none() {
+    let Some(config) = state.configs.get(&id) else {
         return problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None);
-    }
-    match blocking(&state.service.store, move |s| s.release_config(&id)).await {
+    };
+    let service = match service_of(&state, &config) {
+        Ok(s) => s,
+        Err(p) => return p.into_response(),
+    };
+    match blocking(&service.store, move |s| s.release_config(&id)).await {
         Ok(released) => Json(json!({ "released": released })).into_response(),
         Err(e) => store_problem(e),
     }
 }
 
 /// `GET /api/runs/{id}/quarantine`: the open quarantine entries the run produced.
-pub async fn run_quarantined(State(state): AppState, ApiPath(id): ApiPath<i64>) -> Response {
-    let found = blocking(&state.service.store, move |s| match s.run(id)? {
-        Some(run) => run_quarantine(s, &run).map(Some),
-        None => Ok(None),
+pub async fn run_quarantined(
+    State(state): AppState,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ConfigQuery>,
+) -> Response {
+    let service = match service_for(&state, q.config_id.as_deref()) {
+        Ok(s) => s,
+        Err(p) => return p.into_response(),
+    };
+    let per_tenant = state.tenants.is_some();
+    let found = blocking(&service.store, move |s| {
+        match run_of(per_tenant, q.config_id.as_deref(), s.run(id)?) {
+            Some(run) => run_quarantine(s, &run).map(Some),
+            None => Ok(None),
+        }
     })
     .await;
     match found {
@@ -320,7 +425,11 @@ pub async fn quarantine(
     State(state): AppState,
     ApiQuery(q): ApiQuery<QuarantineQuery>,
 ) -> Response {
-    match blocking(&state.service.store, move |s| {
+    let service = match service_for(&state, q.config_id.as_deref()) {
+        Ok(s) => s,
+        Err(p) => return p.into_response(),
+    };
+    match blocking(&service.store, move |s| {
         s.quarantine(q.config_id.as_deref())
     })
     .await
@@ -331,18 +440,34 @@ pub async fn quarantine(
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RetryRequest {
     ids: Option<Vec<i64>>,
+    /// Whose tenant (required with one tenant per config, where every open entry of the
+    /// tenant is retried without `ids`).
+    config_id: Option<String>,
 }
 
+/// `POST /api/quarantine/retry {"ids"?, "configId"?}`.
 pub async fn retry_quarantine(
     State(state): AppState,
     ApiJson(req): ApiJson<RetryRequest>,
 ) -> Response {
-    let result = blocking(&state.service.store, move |s| {
+    let service = match service_for(&state, req.config_id.as_deref()) {
+        Ok(s) => s,
+        Err(p) => return p.into_response(),
+    };
+    // With one store every open entry is retried without `ids`, as ever; with a tenant per
+    // config, the config's.
+    let only = req.config_id.filter(|_| state.tenants.is_some());
+    let result = blocking(&service.store, move |s| {
         let ids = match req.ids {
             Some(ids) => ids,
-            None => s.quarantine(None)?.iter().map(|q| q.id).collect(),
+            None => s
+                .quarantine(only.as_deref())?
+                .iter()
+                .map(|q| q.id)
+                .collect(),
         };
         s.retry_quarantined(&ids, &EventApplier::new())
     })

@@ -1,11 +1,14 @@
 //! `dcsync serve`: the operator surface. An HTTP API (axum) to manage configs, trigger
 //! syncs and read run history and quarantine; an admin page; Prometheus metrics. Every
 //! request but the page itself needs the admin token; it binds to loopback by default.
-//! The daemon's periodic syncs and adapter-directory watch run inside it too.
+//! The daemon's periodic syncs and adapter-directory watch run inside it too. On a
+//! database URL that names no tenant it serves each config in the tenant its id names
+//! ([`ServerState::per_tenant`]): the run and quarantine routes then need `configId`.
 
 mod api;
 mod extract;
 
+use crate::context::Tenants;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -18,12 +21,16 @@ use std::sync::Arc;
 
 /// Shared by every request.
 pub struct ServerState {
-    /// Store, adapters, clients, settings.
+    /// Store, adapters, clients, settings (with one tenant per config: the service the
+    /// tenants' are made from; its store answers no request).
     pub service: Arc<SyncService>,
     /// The configs the API manages.
     pub configs: Arc<ConfigDir>,
     /// The admin token every API request must carry.
     pub token: String,
+    /// On a `postgres://` store that names no tenant: the service of each config's tenant
+    /// (the config's id names it). `None`: every request is answered from `service`.
+    pub tenants: Option<Arc<Tenants>>,
 }
 
 impl ServerState {
@@ -33,9 +40,23 @@ impl ServerState {
             service,
             configs,
             token,
+            tenants: None,
+        })
+    }
+
+    /// The state of a server over every tenant of a database, each config in the tenant
+    /// its id names: run ids are per tenant, so the routes about runs and quarantine then
+    /// need the config (`configId`).
+    pub fn per_tenant(tenants: Arc<Tenants>, configs: Arc<ConfigDir>, token: String) -> Arc<Self> {
+        Arc::new(ServerState {
+            service: tenants.first().clone(),
+            configs,
+            token,
+            tenants: Some(tenants),
         })
     }
 }
+
 /// The whole app: API, metrics and the admin page.
 pub fn router(state: Arc<ServerState>) -> Router {
     let protected = Router::new()
