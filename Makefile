@@ -144,9 +144,9 @@ mutants:
 		--test-package dcsync-host ;; \
 	secrets) $(MUTANTS_RUN) -o mutants.out/secrets -f 'runtime/host/src/secrets/*.rs' \
 		-f runtime/contract/src/config.rs --test-package dcsync-host --test-package dcsync-contract ;; \
-	http) DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(MUTANTS_RUN) -o mutants.out/http \
+	http) $(MUTANTS_RUN) -o mutants.out/http \
 		-f runtime/host/src/http.rs -f runtime/host/src/json_body.rs \
-		--test-package datacollect-sync-e2e -- --test hostile_adapters ;; \
+		--test-package dcsync-host ;; \
 	limits) DCSYNC_ADAPTERS=$(CURDIR)/$(ADAPTER_OUT) $(MUTANTS_RUN) -o mutants.out/limits \
 		-f runtime/host/src/limiter.rs -f runtime/engine/src/classify.rs \
 		-f runtime/contract/src/limits.rs --test-package dcsync-host --test-package dcsync-engine ;; \
