@@ -31,6 +31,8 @@ export const { adapter, manifest, checks } = defineAdapter({
     type: 'hostile-js',
     name: 'Hostile adapter (JavaScript, test only)',
     version: '1.0.0',
+    // Claims the 1.2 encoded push without a pushEncoded: the SDK must not declare it.
+    capabilities: ['push', 'pull', 'encoded-push'],
     configFields: [{ name: 'attack', description: 'what to try' }],
   }),
   push(config, events) {

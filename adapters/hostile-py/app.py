@@ -29,6 +29,8 @@ class Hostile:
     def describe(self):
         return {"type": "hostile-py", "name": "Hostile adapter (Python, test only)",
                 "version": "1.0.0",
+                # Claims the 1.2 encoded push without push_encoded: the SDK must not declare it.
+                "capabilities": ["push", "pull", "encoded-push"],
                 "config_fields": [{"name": "attack", "description": "what to try"}]}
 
     def push(self, config, events):

@@ -32,24 +32,27 @@ function commonAncestor(a, b) {
 }
 
 // The module componentize-js builds: the adapter's own exports, and the 1.2 `encoded-push`
-// export where the adapter has none (a source written for 1.1 exports only `adapter`,
-// `manifest` and `checks`; the host calls `encoded-push` only for an adapter that declares
-// the capability, which `defineAdapter` does only when it is given `pushEncoded`).
+// export where the adapter does not export it (a source written for 1.1 exports only
+// `adapter`, `manifest` and `checks`): the one `defineAdapter` made (it serves
+// `pushEncoded`, and the capability is declared only when there is one), else a stub.
+// Written beside the adapter so its relative imports resolve the same (a read-only source
+// directory cannot be built from: copy it first); removed after the build.
 function entryModule(adapterFile) {
   const from = JSON.stringify(`./${adapterFile}`);
   return `import * as adapterModule from ${from};
 export const { adapter, manifest, checks } = adapterModule;
-export const encodedPush = adapterModule.encodedPush ?? {
-  pushEncoded: () => ({ tag: 'err', val: { tag: 'internal', val: 'this adapter takes no encoded batches' } }),
-};
+export const encodedPush = adapterModule.encodedPush
+  ?? globalThis[Symbol.for('datacollect.sdk.encodedPush')]
+  ?? { pushEncoded: () => ({ tag: 'err', val: { tag: 'internal', val: 'this adapter takes no encoded batches' } }) };
 `;
 }
+
+let builds = 0;
 
 export async function build(source, out) {
   const started = Date.now();
   const adapterPath = resolve(source);
-  // Beside the adapter, so its relative imports resolve the same; removed after the build.
-  const sourcePath = resolve(dirname(adapterPath), `.dcsync-entry-${process.pid}-${basename(adapterPath)}`);
+  const sourcePath = resolve(dirname(adapterPath), `.dcsync-entry-${process.pid}-${++builds}-${basename(adapterPath)}`);
   out = resolve(out);
   // componentize-js shows the engine only one directory while it evaluates the module: the
   // working directory if the source is inside it, else the source's own directory. Work from
@@ -61,11 +64,11 @@ export async function build(source, out) {
     // one, which breaks for `/`.
     throw new Error(`${adapterPath} and the SDK (${here}) share no directory but /: keep the adapter beside the SDK`);
   }
-  await writeFile(sourcePath, entryModule(basename(adapterPath)));
   const previous = process.cwd();
-  process.chdir(workspace);
   let component;
   try {
+    await writeFile(sourcePath, entryModule(basename(adapterPath)));
+    process.chdir(workspace);
     ({ component } = await componentize({
       sourcePath,
       witPath: WIT_PATH,

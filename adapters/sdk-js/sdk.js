@@ -547,8 +547,10 @@ function fieldToWit(f) {
 }
 
 function infoToWit(i, encoded) {
-  const capabilities = (i.capabilities ?? ['push', 'pull']).map(String);
-  if (encoded && capabilities.includes('push') && !capabilities.includes('encoded-push')) capabilities.push('encoded-push');
+  // `encoded-push` is declared by the SDK, exactly when the adapter has `pushEncoded`: an
+  // adapter that lists it without one would have every push fail.
+  const capabilities = (i.capabilities ?? ['push', 'pull']).map(String).filter((c) => c !== 'encoded-push');
+  if (encoded && capabilities.includes('push')) capabilities.push('encoded-push');
   return {
     type: String(i.type),
     name: String(i.name),
@@ -630,7 +632,7 @@ export function defineAdapter(def) {
     if (typeof def[k] !== 'function') throw new TypeError(`defineAdapter: \`${k}\` must be a function`);
   }
   const encoded = typeof def.pushEncoded === 'function';
-  return {
+  const exports = {
     adapter: {
       describe: () => infoToWit(def.describe(), encoded),
       pushBatch: (config, events) =>
@@ -666,7 +668,14 @@ export function defineAdapter(def) {
         ),
     },
   };
+  // The build's entry module takes `encodedPush` from here when the adapter exports only
+  // `adapter`, `manifest` and `checks` (however it imported the SDK).
+  globalThis[ENCODED_PUSH] = exports.encodedPush;
+  return exports;
 }
+
+/** Where `defineAdapter` leaves its `encodedPush` export for the build's entry module. */
+export const ENCODED_PUSH = Symbol.for('datacollect.sdk.encodedPush');
 
 // ---------------------------------------------------------------------------------------
 // Warm-up, at build time

@@ -77,7 +77,15 @@ def build(adapter_dir, module, out, stub_wasi=True):
                 f"import {module} as _app\n"
                 "import datacollect_sdk as _sdk\n"
                 "Adapter, Manifest, Checks = _app.Adapter, _app.Manifest, _app.Checks\n"
-                "EncodedPush = getattr(_app, 'EncodedPush', None) or _sdk.encoded_push_export()\n"
+                "EncodedPush = getattr(_app, 'EncodedPush', None)\n"
+                "if EncodedPush is None and hasattr(_sdk, 'encoded_push_export'):\n"
+                "    EncodedPush = _sdk.encoded_push_export(default=None)\n"
+                "if EncodedPush is None:  # an app without export_adapter, or a vendored 1.1 SDK\n"
+                "    from componentize_py_types import Err as _Err\n"
+                "    from wit_world.imports import types as _wit\n"
+                "    class EncodedPush:\n"
+                "        def push_encoded(self, config, batch):\n"
+                "            raise _Err(_wit.SyncError_Internal('this adapter takes no encoded batches'))\n"
             )
         os.makedirs(os.path.dirname(out), exist_ok=True)
         cmd = cpy + ["-q", "-d", WIT, "-w", WORLD, "componentize"]

@@ -597,8 +597,10 @@ def _field_to_wit(f):
 
 
 def _info_to_wit(i, encoded=False):
-    capabilities = [str(c) for c in i.get("capabilities", ["push", "pull"])]
-    if encoded and "push" in capabilities and "encoded-push" not in capabilities:
+    # ``encoded-push`` is declared by the SDK, exactly when the adapter has ``push_encoded``:
+    # one listed without it would have every push fail.
+    capabilities = [str(c) for c in i.get("capabilities", ["push", "pull"]) if c != "encoded-push"]
+    if encoded and "push" in capabilities:
         capabilities.append("encoded-push")
     return wit.AdapterInfo(
         type=str(i["type"]),
@@ -750,9 +752,7 @@ def export_adapter(impl):
 _encoded_push_export = None
 
 
-def encoded_push_export():
+def encoded_push_export(default=None):
     """The ``encoded-push`` export class of the adapter ``export_adapter`` made (the build's
-    entry module binds it as ``EncodedPush``)."""
-    if _encoded_push_export is None:
-        raise TypeError("export_adapter(...) was never called")
-    return _encoded_push_export
+    entry module binds it as ``EncodedPush``), or ``default`` when it was never called."""
+    return default if _encoded_push_export is None else _encoded_push_export

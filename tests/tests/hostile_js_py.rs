@@ -65,8 +65,9 @@ async fn attack(ty: &str, what: &str) -> SyncError {
     assert!(!err.to_string().contains("LEAK"), "{ty} {what}: {err}");
     if what == "huge-page" {
         // A pull attack: the push went through; nothing of the page was stored. These
-        // adapters have no `pushEncoded`/`push_encoded`: their SDKs do not declare the 1.2
-        // encoded push, and the batch went through `push-batch` as in 1.1.
+        // adapters list `encoded-push` in `describe` but have no `pushEncoded` /
+        // `push_encoded`: their SDKs drop the claim, and the batch went through
+        // `push-batch` as in 1.1 (had the claim stood, every push would have failed).
         assert!(store.entity("e0").unwrap().is_none(), "nothing applied");
         let info = &hostile_registry().get(ty).unwrap().info;
         assert!(

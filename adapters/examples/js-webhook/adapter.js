@@ -18,7 +18,7 @@ function rejections(res, config, batch) {
   return withRejections(batch, answer.rejected ?? []);
 }
 
-export const { adapter, manifest, checks, encodedPush } = defineAdapter({
+export const { adapter, manifest, checks } = defineAdapter({
   describe: () => ({
     type: 'js-webhook',
     name: 'Generic webhook (JavaScript)',

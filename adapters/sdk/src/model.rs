@@ -303,7 +303,7 @@ impl PushOutcome {
 /// [`EncodedBatch::events`] into its request body unchanged.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EncodedBatch {
-    /// The events as a JSON array, each in the DataCollect wire shape, `data` as recorded.
+    /// The events as a JSON array, each in the DataCollect wire shape, `data` as stored.
     pub events: String,
     /// How many events it holds.
     pub count: u32,

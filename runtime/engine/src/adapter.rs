@@ -422,7 +422,18 @@ impl LoadedAdapter {
     ) -> CallOutcome<PushResult> {
         let config = types::AdapterConfig::from(config);
         if self.encoded_push() {
-            let batch = encoded_batch(events);
+            // Fail closed: a batch that cannot be encoded is not sent (an empty text with
+            // the batch's count would be confirmed as delivered).
+            let batch = match encoded_batch(events) {
+                Ok(b) => b,
+                Err(e) => {
+                    return CallOutcome {
+                        result: Err(CallError::Setup(format!("cannot encode the batch: {e}"))),
+                        context: None,
+                        stats: CallStats::default(),
+                    }
+                }
+            };
             let out = self
                 .call(ctx, move |store, inst| {
                     Box::pin(async move {
@@ -494,7 +505,9 @@ impl LoadedAdapter {
 /// wire shape (`data` as stored, an object), how many, and the batch id the SDKs' `batch-id`
 /// computes (the first 16 bytes of SHA-256 over each guid and a newline, in hex), so a forwarding adapter
 /// does no per-event work at all.
-fn encoded_batch(events: &[FormSubmission]) -> wit::encoded_push::EncodedBatch {
+fn encoded_batch(
+    events: &[FormSubmission],
+) -> Result<wit::encoded_push::EncodedBatch, serde_json::Error> {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     for e in events {
@@ -503,12 +516,11 @@ fn encoded_batch(events: &[FormSubmission]) -> wit::encoded_push::EncodedBatch {
     }
     let mut batch_id = hex::encode(hash.finalize());
     batch_id.truncate(32);
-    wit::encoded_push::EncodedBatch {
-        // Serialising plain strings and a `serde_json::Value` cannot fail.
-        events: serde_json::to_string(events).unwrap_or_else(|_| "[]".into()),
+    Ok(wit::encoded_push::EncodedBatch {
+        events: serde_json::to_string(events)?,
         count: events.len() as u32,
         batch_id,
-    }
+    })
 }
 
 /// The adapter's own answer, its error converted at the WIT edge.

@@ -73,12 +73,23 @@ impl AdapterRuntime {
             .max_memory_size(limits.memory_bytes.max(POOL_MEMORY_SLOT))
             .table_elements(limits.table_elements)
             .linear_memory_keep_resident(limits.keep_resident_bytes)
-            .table_keep_resident(limits.keep_resident_bytes / 16);
+            .table_keep_resident(limits.keep_resident_bytes / 16)
+            // Kept-resident pages are reset (image copied back, the rest zeroed) when a slot
+            // is freed. PAGEMAP_SCAN would reset only the pages it finds dirty, and a dirty
+            // page swapped out is not found (wasmtime 48, `pagemap.rs`): keep it off.
+            .pagemap_scan(wasmtime::Enabled::No)
+            // Every slot that served a call keeps up to `keep_resident_bytes` resident; reuse
+            // warm slots early rather than spreading calls over up to 100 (the default), so
+            // the resident set stays near (concurrent calls + 8) slots.
+            .max_unused_warm_slots(8);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .consume_fuel(true)
-            .epoch_interruption(true);
+            .epoch_interruption(true)
+            // Host imports (`http.send` fills secrets) run on the call's fiber stack: zero
+            // it before the stack serves another call. Wasm cannot read it; defence in depth.
+            .async_stack_zeroing(true);
         if pooling {
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }

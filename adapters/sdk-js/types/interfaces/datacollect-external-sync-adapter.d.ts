@@ -1,4 +1,4 @@
-/** @module Interface datacollect:external-sync/adapter@1.1.0 **/
+/** @module Interface datacollect:external-sync/adapter@1.2.0 **/
 /**
  * Who the adapter is and what it needs. Must not do I/O.
  */

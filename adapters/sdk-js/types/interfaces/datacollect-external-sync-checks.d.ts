@@ -1,4 +1,4 @@
-/** @module Interface datacollect:external-sync/checks@1.1.0 **/
+/** @module Interface datacollect:external-sync/checks@1.2.0 **/
 /**
  * Every problem with the config at once, including rules that depend on other fields
  * (`apiKey` is required when `auth` is `api-key`). Must not do I/O.

@@ -1,4 +1,4 @@
-/** @module Interface datacollect:external-sync/event-applier@1.1.0 **/
+/** @module Interface datacollect:external-sync/event-applier@1.2.0 **/
 /**
  * Store and apply these events and move the pull cursor to `next-cursor`, all in one
  * transaction.

@@ -1,4 +1,4 @@
-/** @module Interface datacollect:external-sync/event-store@1.1.0 **/
+/** @module Interface datacollect:external-sync/event-store@1.2.0 **/
 /**
  * Local events not yet delivered to this config, in the order they were stored
  * (events pulled from this config are never offered back to it).

@@ -1,4 +1,4 @@
-/** @module Interface datacollect:external-sync/http@1.1.0 **/
+/** @module Interface datacollect:external-sync/http@1.2.0 **/
 /**
  * Send one request. Redirects are never followed: a 3xx comes back as is.
  */
@@ -54,7 +54,8 @@ export interface Response {
   headers: Array<[string, string]>,
   /**
    * Already decoded (no content encoding). A response that carries a secret value
-   * of the config, in any usual encoding, is refused as a whole (`denied`).
+   * of the config, in any usual encoding, stops the call: the run fails and the
+   * config is held until the operator releases it (SECURITY.md).
    */
   body: Uint8Array,
 }

@@ -1,4 +1,4 @@
-/** @module Interface datacollect:external-sync/log@1.1.0 **/
+/** @module Interface datacollect:external-sync/log@1.2.0 **/
 export function log(level: Level, message: string, fields: Array<[string, string]>): void;
 /**
  * # Variants

@@ -1,4 +1,4 @@
-/** @module Interface datacollect:external-sync/manifest@1.1.0 **/
+/** @module Interface datacollect:external-sync/manifest@1.2.0 **/
 /**
  * Where each secret may go; `none` declares nothing (the 1.0 rule applies). Must not
  * do I/O.

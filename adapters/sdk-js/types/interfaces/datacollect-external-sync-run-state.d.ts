@@ -1,4 +1,4 @@
-/** @module Interface datacollect:external-sync/run-state@1.1.0 **/
+/** @module Interface datacollect:external-sync/run-state@1.2.0 **/
 /**
  * The value stored under `key` earlier in this run.
  */

@@ -1,4 +1,4 @@
-/** @module Interface datacollect:external-sync/types@1.1.0 **/
+/** @module Interface datacollect:external-sync/types@1.2.0 **/
 /**
  * Where an event stands in the DataCollect sync chain (0, 1, 2 on the wire).
  * # Variants
@@ -201,7 +201,9 @@ export interface AdapterInfo {
   version: string,
   /**
    * `push`, `pull`, `custom-sync`. With `custom-sync` the host calls `sync`
-   * instead of driving `push-batch` / `pull-since` itself.
+   * instead of driving `push-batch` / `pull-since` itself. With `encoded-push` (from
+   * 1.2) the host delivers batches through the `encoded-push` export instead of
+   * `push-batch`.
    */
   capabilities: Array<string>,
   configFields: Array<FieldSpec>,
