@@ -130,7 +130,7 @@ install: adapters
 	install -m 0644 $(ADAPTER_OUT)/*.wasm $(DESTDIR)$(PREFIX)/share/dcsync/adapters/
 
 ## mutants: mutation testing of the security-critical code, on demand (never part of
-## `make test`: every mutant is a rebuild and a test run, hours for all of it). Each group
+## `make test`: every mutant is a rebuild and a test run, about an hour for all groups on 2 cores). Each group
 ## mutates its files and runs only the tests that cover them; `MUTANTS=egress` (or secrets,
 ## http, limits, applier) runs one group. Results land in mutants.out/; SECURITY.md keeps
 ## the figures and the reason for every mutant left alive.
