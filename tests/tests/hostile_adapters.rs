@@ -370,6 +370,48 @@ async fn nothing_a_call_leaves_in_memory_reaches_the_next_call() {
     }
 }
 
+/// The same past the part a pool slot keeps resident: each call grows its memory by 24 MiB
+/// and counts the bytes a previous call left there (canaries inside the kept 16 MiB and
+/// beyond it). A runtime of its own, calls one after another on one thread: the pool hands
+/// the same slot back (module-affine, most recently freed first).
+#[tokio::test]
+async fn memory_a_call_grew_and_wrote_is_zero_in_the_next_call() {
+    let registry = registry_with(limits(), &["hostile.wasm"]).await;
+    assert!(registry.runtime().limits().keep_resident_bytes < 20 << 20);
+    let server = mock_server().await;
+    let (store, _dir) = temp_store();
+    store
+        .append_local(&local_events("grown", 1), &EventApplier::new())
+        .unwrap();
+    let mut starts = Vec::new();
+    for round in 0..4 {
+        let config = hostile_config(
+            &server.url(),
+            "remember-grown",
+            &[("round", &round.to_string())],
+        );
+        let mut m = ExternalSyncManager::new(store.clone(), Arc::new(EventApplier::new()), config)
+            .with_registry(registry.clone());
+        m.initialize().await.unwrap();
+        let text = m.synchronize(None).await.unwrap_err().to_string();
+        let field = |name: &str| -> usize {
+            text.split(&format!("{name}="))
+                .nth(1)
+                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("round {round}: no {name} in {text}"))
+        };
+        assert_eq!(
+            field("dirty"),
+            0,
+            "round {round}: left by a previous call: {text}"
+        );
+        starts.push(field("grown_from"));
+    }
+    // The canaries went where the test means: one inside the kept part, one past it.
+    assert!(starts.iter().all(|s| *s < 2 << 20), "{starts:?}");
+}
+
 #[tokio::test]
 async fn a_hot_swap_that_declares_a_new_secret_masks_it_from_the_next_call() {
     let registry = registry_with(limits(), &["hostile_v0.wasm"]).await;

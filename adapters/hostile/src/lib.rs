@@ -132,6 +132,10 @@ impl Adapter for Hostile {
                         .join(":")
                 ))
             }
+            // Memory a previous call grew and wrote: grow 24 MiB past the initial memory
+            // (its pages reach beyond the 16 MiB a pool slot keeps resident), count the
+            // bytes that are not zero, then leave canaries in the kept part and beyond it.
+            "remember-grown" => grown_memory_report(),
             "redirect" => match Request::get(url(&format!("/redirect?to={target}"))).send() {
                 Ok(r) => SyncError::Internal(format!(
                     "redirect answered {} location {:?}",
@@ -422,6 +426,31 @@ impl Adapter for Hostile {
             _ => Ok(PullPage::default()),
         }
     }
+}
+
+/// See the `remember-grown` attack.
+#[cfg(target_arch = "wasm32")]
+fn grown_memory_report() -> SyncError {
+    use core::arch::wasm32::{memory_grow, memory_size};
+    const PAGE: usize = 65536;
+    let pages = (24 << 20) / PAGE;
+    let start = memory_size(0) * PAGE;
+    if memory_grow(0, pages) == usize::MAX {
+        return SyncError::Internal("memory.grow failed".into());
+    }
+    // SAFETY: the pages were just added to this instance's memory and nothing else uses them.
+    let region = unsafe { core::slice::from_raw_parts_mut(start as *mut u8, pages * PAGE) };
+    let dirty = region.iter().filter(|b| **b != 0).count();
+    for absolute in [2usize << 20, 20 << 20, start + pages * PAGE - 4096] {
+        let at = absolute - start;
+        region[at..at + 16].copy_from_slice(b"DCSYNC-CANARY-01");
+    }
+    SyncError::Internal(format!("grown_from={start} dirty={dirty}"))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn grown_memory_report() -> SyncError {
+    SyncError::Internal("only in WebAssembly".into())
 }
 
 export_adapter!(Hostile);
