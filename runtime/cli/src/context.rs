@@ -172,25 +172,45 @@ impl Tenants {
         &self.first
     }
 
-    /// The location of the tenant the config `id` names, or why the id names none.
+    /// The location of the tenant the config `id` names, or why the id names none. The
+    /// reason names the rule, not the database (API answers carry it).
     pub fn location_of(&self, id: &str) -> Result<PgLocation, String> {
-        self.location
-            .with_tenant(id)
-            .map_err(|e| format!("config id {id:?} cannot name a tenant: {e}"))
+        self.location.with_tenant(id).map_err(|_| {
+            format!(
+                "config id {id:?} cannot name a tenant: an app config id is letters, digits, '_' and '-', starting with a letter or digit, at most 200 characters"
+            )
+        })
     }
 
     /// The service of `config`'s tenant (its store opened, and its tables created, on first
-    /// use).
+    /// use). The store opens outside the lock: a slow or unreachable database stalls only
+    /// the requests for that tenant, not every tenant's.
     pub fn service(&self, config: &ExternalSyncConfig) -> Result<Arc<SyncService>, String> {
-        let mut map = self.services.lock().map_err(|_| "poisoned".to_string())?;
-        if let Some(s) = map.get(&config.id) {
+        let poisoned = |_| "poisoned".to_string();
+        if let Some(s) = self.services.lock().map_err(poisoned)?.get(&config.id) {
             return Ok(s.clone());
         }
-        let store =
-            PostgresStore::open(&self.location_of(&config.id)?).map_err(|e| e.to_string())?;
-        let service = Arc::new(self.first.for_store(Arc::new(store)));
-        map.insert(config.id.clone(), service.clone());
-        Ok(service)
+        let location = self.location_of(&config.id)?;
+        let store = PostgresStore::open(&location).map_err(|e| {
+            // Logged in full for the operator; the answer names the tenant only.
+            tracing::warn!(tenant = %config.id, error = %e, "cannot open the tenant's store");
+            format!(
+                "the store of tenant {:?} cannot be opened (see the server log)",
+                config.id
+            )
+        })?;
+        let mut map = self.services.lock().map_err(poisoned)?;
+        let service = map
+            .entry(config.id.clone())
+            .or_insert_with(|| Arc::new(self.first.for_store(Arc::new(store))));
+        Ok(service.clone())
+    }
+
+    /// Close the tenant of a deleted config (its connection pool), if it was open.
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.services.lock() {
+            map.remove(id);
+        }
     }
 
     /// [`Tenants::service`] as the scheduler takes it.

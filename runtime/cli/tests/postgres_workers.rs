@@ -577,6 +577,14 @@ fn serve_without_a_tenant_serves_each_config_in_the_tenant_its_id_names() {
         (422, Some("id")),
         "{body}"
     );
+    // The answer names the rule, not the database it would have gone to.
+    let text = body.to_string();
+    assert!(
+        text.contains("letters, digits")
+            && !text.contains("postgres://")
+            && !text.contains("127.0.0.1"),
+        "{text}"
+    );
 
     // Each config synced through the API, followed with its run id in its own tenant.
     let mut run_ids = HashMap::new();

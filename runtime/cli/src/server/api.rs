@@ -88,13 +88,9 @@ fn service_of(
     if let Err(e) = tenants.location_of(&config.id) {
         return Err(invalid(e, Some("configId")));
     }
-    tenants.service(config).map_err(|e| {
-        refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the store of tenant {:?}: {e}", config.id),
-            None,
-        )
-    })
+    tenants
+        .service(config)
+        .map_err(|e| refusal(StatusCode::SERVICE_UNAVAILABLE, e, None))
 }
 
 /// The service that answers a request about runs or quarantine of the config `config_id`:
@@ -219,6 +215,11 @@ pub async fn update_config(
     let Some(previous) = state.configs.get(&id) else {
         return problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None);
     };
+    // A config placed in the directory under an id that names no tenant (made for SQLite,
+    // say) is refused here as on create, not saved to sync nowhere.
+    if let Some(Err(e)) = state.tenants.as_ref().map(|t| t.location_of(&id)) {
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, e, Some("id"));
+    }
     let target = if body.get("externalSync").is_some() {
         &mut body["externalSync"]
     } else {
@@ -259,7 +260,12 @@ pub async fn update_config(
 
 pub async fn delete_config(State(state): AppState, ApiPath(id): ApiPath<String>) -> Response {
     match state.configs.delete(&id) {
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(true) => {
+            if let Some(tenants) = &state.tenants {
+                tenants.forget(&id); // its tenant's connection pool closes with it
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
         Ok(false) => problem(StatusCode::NOT_FOUND, format!("no config {id:?}"), None),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e, None),
     }
@@ -458,16 +464,22 @@ pub async fn retry_quarantine(
         Err(p) => return p.into_response(),
     };
     // With one store every open entry is retried without `ids`, as ever; with a tenant per
-    // config, the config's.
+    // config, the config's own (and its tenant's local ones), and given `ids` only among them.
     let only = req.config_id.filter(|_| state.tenants.is_some());
     let result = blocking(&service.store, move |s| {
-        let ids = match req.ids {
-            Some(ids) => ids,
-            None => s
-                .quarantine(only.as_deref())?
+        let own = || -> Result<Vec<i64>, StoreError> {
+            Ok(s.quarantine(only.as_deref())?
                 .iter()
                 .map(|q| q.id)
-                .collect(),
+                .collect())
+        };
+        let ids = match req.ids {
+            Some(ids) if only.is_some() => {
+                let own = own()?;
+                ids.into_iter().filter(|i| own.contains(i)).collect()
+            }
+            Some(ids) => ids,
+            None => own()?,
         };
         s.retry_quarantined(&ids, &EventApplier::new())
     })
