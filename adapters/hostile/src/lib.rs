@@ -125,11 +125,7 @@ impl Adapter for Hostile {
                 SyncError::Internal(format!(
                     "kept={} saw={}",
                     left.len(),
-                    before
-                        .bytes()
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<Vec<_>>()
-                        .join(":")
+                    colon_hex(before.as_bytes())
                 ))
             }
             // Memory a previous call grew and wrote: grow 24 MiB past the initial memory

@@ -419,18 +419,9 @@ pub async fn run_quarantined(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QuarantineQuery {
-    config_id: Option<String>,
-}
-
 /// `GET /api/quarantine[?configId=]`: open entries, of one config (and the local events
 /// that could not be applied, which belong to none) or of all.
-pub async fn quarantine(
-    State(state): AppState,
-    ApiQuery(q): ApiQuery<QuarantineQuery>,
-) -> Response {
+pub async fn quarantine(State(state): AppState, ApiQuery(q): ApiQuery<ConfigQuery>) -> Response {
     let service = match service_for(&state, q.config_id.as_deref()) {
         Ok(s) => s,
         Err(p) => return p.into_response(),
