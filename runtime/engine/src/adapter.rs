@@ -503,8 +503,8 @@ impl LoadedAdapter {
 
 /// A batch as the 1.2 `encoded-push` export takes it: the events as one JSON array in the
 /// wire shape (`data` as stored, an object), how many, and the batch id the SDKs' `batch-id`
-/// computes (the first 16 bytes of SHA-256 over each guid and a newline, in hex), so a forwarding adapter
-/// does no per-event work at all.
+/// computes (the first 16 bytes of SHA-256 over each guid and a newline, in hex), so a
+/// forwarding adapter does no per-event work at all.
 fn encoded_batch(
     events: &[FormSubmission],
 ) -> Result<wit::encoded_push::EncodedBatch, serde_json::Error> {
@@ -514,12 +514,10 @@ fn encoded_batch(
         hash.update(e.guid.as_bytes());
         hash.update(b"\n");
     }
-    let mut batch_id = hex::encode(hash.finalize());
-    batch_id.truncate(32);
     Ok(wit::encoded_push::EncodedBatch {
         events: serde_json::to_string(events)?,
         count: events.len() as u32,
-        batch_id,
+        batch_id: hex::encode(&hash.finalize()[..16]),
     })
 }
 
