@@ -250,6 +250,16 @@ pub trait EventStore: Send + Sync + 'static {
     /// quarantine, then those after its push cursor, never those pulled from it.
     fn pending_events(&self, config_id: &str, limit: u32) -> Result<Vec<PendingEvent>, StoreError>;
 
+    /// The events `pending_events` will hand out once those up to `after` (a sequence
+    /// number it handed out) are confirmed, whether or not they are yet: how the push
+    /// reads the next batch while the previous one is still on the wire.
+    fn pending_after(
+        &self,
+        config_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<PendingEvent>, StoreError>;
+
     /// How many events wait for `config_id`.
     fn pending_count(&self, config_id: &str) -> Result<u64, StoreError>;
 
@@ -342,8 +352,24 @@ where
     T: Send + 'static,
     F: FnOnce(&dyn EventStore) -> Result<T, StoreError> + Send + 'static,
 {
+    started(store, f).await
+}
+
+/// [`blocking`], begun now: the work runs while the caller goes on (a read ahead, a
+/// confirmation behind), and the returned future yields its result. Dropping the future
+/// does not stop the work.
+pub fn started<T, F>(
+    store: &std::sync::Arc<dyn EventStore>,
+    f: F,
+) -> impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn EventStore) -> Result<T, StoreError> + Send + 'static,
+{
     let store = store.clone();
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    let work = tokio::task::spawn_blocking(move || f(store.as_ref()));
+    async move {
+        work.await
+            .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
 }

@@ -146,19 +146,20 @@ pub(super) fn pending(
     c: &mut Client,
     tenant: &str,
     config: &str,
+    after: i64,
     limit: u32,
 ) -> Result<Vec<PendingEvent>, StoreError> {
     sequence(c, tenant)?;
-    let cursor = push_cursor(c, tenant, config)?;
+    let cursor = push_cursor(c, tenant, config)?.max(after);
     let mut out = Vec::new();
     for r in c.query(
         &format!(
             "SELECT p.pos, {EVENT_SELECT} FROM dcsync_push_requeue q
              JOIN dcsync_positions p ON p.tenant_id = q.tenant_id AND p.pos = q.pos
              JOIN events e ON e.guid = p.guid AND e.tenant_id = p.tenant_id
-             WHERE q.tenant_id = $1 AND q.config_id = $2 ORDER BY q.pos LIMIT $3"
+             WHERE q.tenant_id = $1 AND q.config_id = $2 AND q.pos > $4 ORDER BY q.pos LIMIT $3"
         ),
-        &[&tenant, &config, &i64::from(limit)],
+        &[&tenant, &config, &i64::from(limit), &after],
     )? {
         out.push(pending_from_row(&r)?);
     }

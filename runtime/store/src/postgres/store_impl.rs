@@ -48,7 +48,16 @@ impl EventStore for PostgresStore {
     }
 
     fn pending_events(&self, config_id: &str, limit: u32) -> Result<Vec<PendingEvent>, StoreError> {
-        self.with(|c| pending(c, &self.tenant, config_id, limit))
+        self.with(|c| pending(c, &self.tenant, config_id, i64::MIN, limit))
+    }
+
+    fn pending_after(
+        &self,
+        config_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        self.with(|c| pending(c, &self.tenant, config_id, after, limit))
     }
 
     fn pending_count(&self, config_id: &str) -> Result<u64, StoreError> {

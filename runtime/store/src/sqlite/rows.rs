@@ -195,35 +195,33 @@ pub(super) fn link_delivered(
     batch: &[i64],
     rejected: &std::collections::HashSet<&str>,
 ) -> Result<(), StoreError> {
-    // Only a group's members are read out of the event's JSON (SQLite does it in place):
-    // most events have none, and parsing every event's data again cost more than linking.
-    let mut read = tx.prepare_cached(
-        "SELECT guid, entity_guid,
-                CASE WHEN json_type(data, '$.members') = 'array'
-                     THEN json_extract(data, '$.members') END
-         FROM events WHERE seq = ?1 AND origin IS NULL",
-    )?;
-    for seq in batch {
-        let row: Option<(String, String, Option<String>)> = read
-            .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
-        let Some((guid, entity, members)) = row else {
-            continue;
-        };
-        if rejected.contains(guid.as_str()) {
-            continue;
-        }
-        super::entities::link(tx, &entity, config_id, LinkKind::Pushed)?;
-        let Some(members) = members else {
-            continue;
-        };
-        let members: serde_json::Value = serde_json::from_str(&members).unwrap_or_default();
-        for member in members.as_array().into_iter().flatten() {
-            if let Some(m) = member["guid"].as_str() {
-                super::entities::link(tx, m, config_id, LinkKind::Pushed)?;
-            }
-        }
-    }
+    // Two statements for the whole batch (a read and a link per event cost more than the
+    // rest of confirming it): the events' entities, then the string `guid`s of a group's
+    // `members` array, read in place by SQLite. Paths go through `json_type` on the
+    // event's own data, so a member that is not an object is skipped, not an error.
+    let seqs = serde_json::to_string(batch).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let rejected: Vec<&str> = rejected.iter().copied().collect();
+    let rejected =
+        serde_json::to_string(&rejected).map_err(|e| StoreError::Backend(e.to_string()))?;
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO entity_links (entity_guid, config_id, kind)
+         SELECT e.entity_guid, ?1, ?4 FROM events e
+          WHERE e.seq IN (SELECT value FROM json_each(?2)) AND e.origin IS NULL
+            AND e.guid NOT IN (SELECT value FROM json_each(?3))
+         UNION ALL
+         SELECT json_extract(e.data, m.fullkey || '.guid'), ?1, ?4
+           FROM events e, json_each(e.data, '$.members') m
+          WHERE e.seq IN (SELECT value FROM json_each(?2)) AND e.origin IS NULL
+            AND e.guid NOT IN (SELECT value FROM json_each(?3))
+            AND json_type(e.data, '$.members') = 'array'
+            AND json_type(e.data, m.fullkey || '.guid') = 'text'",
+    )?
+    .execute(params![
+        config_id,
+        seqs,
+        rejected,
+        LinkKind::Pushed.as_str()
+    ])?;
     Ok(())
 }
 
