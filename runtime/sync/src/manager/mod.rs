@@ -405,6 +405,7 @@ impl ExternalSyncManager {
             deadline: started + p.limits.run_time,
             view: p.view,
             report: SyncReport::new(p.run_id, info.version.clone()),
+            behind: None,
         };
         let result = async {
             tracing::info!("sync started");

@@ -70,6 +70,8 @@ pub(super) struct Run<'m> {
     pub(super) run_state: SharedRunState,
     pub(super) view: AdapterConfigView,
     pub(super) report: SyncReport,
+    /// The push confirmation under way.
+    pub(super) behind: Option<push::Behind>,
     /// When the run's time runs out.
     pub(super) deadline: std::time::Instant,
 }

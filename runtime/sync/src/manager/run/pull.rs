@@ -2,14 +2,47 @@
 //! its cursor saved in one transaction. A pull that brings no new record page after page
 //! is stopped (the run's stall budget); one that runs out of the run's time while records
 //! still flow ends the run `incomplete`, to be resumed by the next.
+//!
+//! A page is applied while the next is pulled (the adapter only needs the cursor the page
+//! gave); pages are applied in order, each once the one before is done, and every exit of
+//! the phase waits for the page being applied, so the counters are the store's. A stall is
+//! seen after the next page was pulled: that page is then dropped, its cursor unsaved.
 
 use super::{Failure, PhaseEnd, Run};
 use crate::manager::{Progress, SyncError};
 use dcsync_contract::pulled::PulledPage;
-use dcsync_store::blocking;
+use dcsync_store::{blocking, started, ApplyOutcome, StoreError};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A page being applied.
+type Applying = Pin<Box<dyn Future<Output = Result<ApplyOutcome, StoreError>> + Send>>;
 
 impl Run<'_> {
     pub(super) async fn pull_phase(&mut self) -> Result<PhaseEnd, SyncError> {
+        let mut applying = None;
+        let end = self.pull_pages(&mut applying).await;
+        let landed = match applying {
+            Some(work) => self.landed(work).await.map(|_| ()),
+            None => Ok(()),
+        };
+        let end = end?;
+        landed.map(|()| end)
+    }
+
+    /// Wait for a page's apply, then count it.
+    async fn landed(&mut self, work: Applying) -> Result<ApplyOutcome, SyncError> {
+        let outcome = work.await?;
+        self.manager.progress(Progress::Pull {
+            pulled: self.report.pulled,
+        });
+        self.report.applied += outcome.applied;
+        self.report.duplicates += outcome.duplicates;
+        self.report.quarantined += outcome.quarantined;
+        Ok(outcome)
+    }
+
+    async fn pull_pages(&mut self, applying: &mut Option<Applying>) -> Result<PhaseEnd, SyncError> {
         let store = self.manager.store.clone();
         let config_id = self.manager.config.id.clone();
         let id = config_id.clone();
@@ -38,6 +71,24 @@ impl Run<'_> {
                 Err(Failure::TooBig { error, .. }) => return Err(error),
                 Err(Failure::Fatal(e)) => return Err(e),
             };
+            if let Some(work) = applying.take() {
+                // Only applied records are progress: pages of refused records forever
+                // would grow the quarantine without bound.
+                if self.landed(work).await?.applied > 0 {
+                    (stalled_pages, last_progress) = (0, clock.now());
+                } else {
+                    stalled_pages += 1;
+                    let stalled_for = clock.now() - last_progress;
+                    if stalled_pages >= self.limits.stall_pages
+                        || (stalled_pages >= 3 && stalled_for >= self.limits.stall_time)
+                    {
+                        return Err(SyncError::Stalled {
+                            pages: stalled_pages,
+                            seconds: stalled_for.as_secs(),
+                        });
+                    }
+                }
+            }
             self.report.pull_pages += 1;
             self.report.pulled += page.events.len() as u64;
             let has_more = page.has_more;
@@ -60,13 +111,9 @@ impl Run<'_> {
                 |e| secrets.refusal_for(e),
             );
             let (id, applier) = (config_id.clone(), self.manager.applier.clone());
-            let outcome = blocking(&store, move |s| s.apply_pulled(&id, &pulled, &applier)).await?;
-            self.manager.progress(Progress::Pull {
-                pulled: self.report.pulled,
-            });
-            self.report.applied += outcome.applied;
-            self.report.duplicates += outcome.duplicates;
-            self.report.quarantined += outcome.quarantined;
+            *applying = Some(Box::pin(started(&store, move |s| {
+                s.apply_pulled(&id, &pulled, &applier)
+            })));
             if !has_more {
                 return Ok(PhaseEnd::Done);
             }
@@ -74,22 +121,6 @@ impl Run<'_> {
                 return Err(SyncError::Internal(
                     "adapter said has-more but did not move its cursor".into(),
                 ));
-            }
-            // Only applied records are progress: pages of refused records forever would
-            // grow the quarantine without bound.
-            if outcome.applied > 0 {
-                (stalled_pages, last_progress) = (0, clock.now());
-            } else {
-                stalled_pages += 1;
-                let stalled_for = clock.now() - last_progress;
-                if stalled_pages >= self.limits.stall_pages
-                    || (stalled_pages >= 3 && stalled_for >= self.limits.stall_time)
-                {
-                    return Err(SyncError::Stalled {
-                        pages: stalled_pages,
-                        seconds: stalled_for.as_secs(),
-                    });
-                }
             }
             cursor = next;
         }

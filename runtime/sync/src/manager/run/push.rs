@@ -8,35 +8,91 @@
 //! cause (at least an eighth of the limit it broke). A small event that breaks a limit
 //! alone means the adapter itself is at fault: the run fails with that limit. Fuel and
 //! deadline breaches fail the run as any limit does: splitting those could take hours.
+//!
+//! The stages overlap: the next batch is read while one is on the wire, and a delivered
+//! part is confirmed while the next goes out. Confirmations stay in order (each waits for
+//! the one before) and every exit of the phase waits for the last, so the counters still
+//! never run ahead. A crash can thus leave two delivered batches unconfirmed, not one:
+//! the next run sends them again (receivers dedupe by guid or batch id, as they must for
+//! any retry).
 
 use super::{Failure, PhaseEnd, Run};
 use crate::manager::{Progress, SyncError};
 use dcsync_contract::adapter::{PushResult, Rejection};
 use dcsync_contract::model::FormSubmission;
-use dcsync_store::blocking;
+use dcsync_store::{blocking, started, EventStore, PendingEvent, StoreError};
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Part of a batch, with the sequence numbers of its events.
-type Part = Vec<(i64, FormSubmission)>;
+/// A confirmation under way, and what it counts once it is done.
+pub(in crate::manager) struct Behind {
+    work: Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>,
+    accepted: u64,
+    quarantined: u64,
+}
+
+/// Begin reading the batch after `after` (`i64::MIN`: the first).
+fn read_ahead(
+    store: &Arc<dyn EventStore>,
+    config_id: &str,
+    after: i64,
+    limit: u32,
+) -> impl Future<Output = Result<Vec<PendingEvent>, StoreError>> + Send + 'static {
+    let id = config_id.to_string();
+    started(store, move |s| s.pending_after(&id, after, limit))
+}
+
+/// Part of a batch: its events and their sequence numbers, in order.
+struct Part {
+    seqs: Vec<i64>,
+    events: Vec<FormSubmission>,
+}
+
+impl Part {
+    fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Split off the second half.
+    fn split_half(&mut self) -> Part {
+        let at = self.len() / 2;
+        Part {
+            seqs: self.seqs.split_off(at),
+            events: self.events.split_off(at),
+        }
+    }
+}
 
 impl Run<'_> {
     pub(super) async fn push_phase(&mut self) -> Result<PhaseEnd, SyncError> {
+        let end = self.push_batches().await;
+        // Whatever ended the phase, the confirmation under way lands (or fails) first.
+        let settled = self.settle().await;
+        let end = end?;
+        settled.map(|()| end)
+    }
+
+    async fn push_batches(&mut self) -> Result<PhaseEnd, SyncError> {
         let store = self.manager.store.clone();
         let config_id = self.manager.config.id.clone();
         let mut first = true;
         let id = config_id.clone();
         let total = blocking(&store, move |s| s.pending_count(&id)).await?;
+        let limit = self.settings.batch_size;
         let mut done = 0u64;
+        let mut ahead = read_ahead(&store, &config_id, i64::MIN, limit);
         loop {
             if let Some(end) = self.safe_point()? {
                 return Ok(end);
             }
-            let (id, limit) = (config_id.clone(), self.settings.batch_size);
-            let pending = blocking(&store, move |s| s.pending_events(&id, limit)).await?;
-            if pending.is_empty() {
+            let pending = ahead.await?;
+            let Some(last) = pending.last().map(|p| p.seq) else {
                 return Ok(PhaseEnd::Done);
-            }
+            };
+            ahead = read_ahead(&store, &config_id, last, limit);
             if !first && self.settings.delay_between_batches_ms > 0 {
                 self.manager
                     .clock
@@ -47,7 +103,8 @@ impl Run<'_> {
             }
             first = false;
             done += pending.len() as u64;
-            let batch: Part = pending.into_iter().map(|p| (p.seq, p.event)).collect();
+            let (seqs, events) = pending.into_iter().map(|p| (p.seq, p.event)).unzip();
+            let batch = Part { seqs, events };
             self.deliver(batch).await?;
             self.manager.progress(Progress::Push {
                 done,
@@ -65,17 +122,17 @@ impl Run<'_> {
                 Err(Failure::TooBig { why, .. }) if part.len() > 1 => {
                     tracing::info!(config = %self.manager.config.id, events = part.len(), %why, "batch too large for the adapter; splitting it");
                     let mut left = part;
-                    let right = left.split_off(left.len() / 2);
+                    let right = left.split_half();
                     parts.push_front(right);
                     parts.push_front(left);
                 }
                 Err(Failure::TooBig { why, limit, error }) => {
-                    let size = event_size(&part[0].1);
+                    let size = event_size(&part.events[0]);
                     if size.saturating_mul(8) < limit {
                         return Err(error);
                     }
                     let refused = vec![Rejection {
-                        guid: part[0].1.guid.clone(),
+                        guid: part.events[0].guid.clone(),
                         reason: format!("the event alone ({size} bytes) is {why}"),
                     }];
                     self.confirm(&part, 0, refused).await?;
@@ -92,12 +149,17 @@ impl Run<'_> {
     /// Push one part; rejected events are taken out and the rest sent again until the
     /// adapter accepts what remains. Returns how many were accepted and the rejections.
     async fn push_part(&mut self, part: &Part) -> Result<(u32, Vec<Rejection>), Failure> {
-        let mut batch: Vec<FormSubmission> = part.iter().map(|(_, e)| e.clone()).collect();
+        // The events still to send: the part's own until the adapter rejects some (the
+        // batch is handed over by reference, not copied, on the way to the adapter).
+        let mut remaining: Option<Vec<FormSubmission>> = None;
         let mut rejected: Vec<Rejection> = Vec::new();
-        while !batch.is_empty() {
+        loop {
+            let batch = remaining.as_deref().unwrap_or(&part.events);
+            if batch.is_empty() {
+                return Ok((0, rejected));
+            }
             let adapter = self.adapter;
             let view = self.view.clone();
-            let events = batch.clone();
             // Named after the export that serves it, in metrics and the call records.
             let function = if adapter.encoded_push() {
                 "push-encoded"
@@ -105,22 +167,19 @@ impl Run<'_> {
                 "push-batch"
             };
             let refused = match self
-                .retrying(function, |ctx| {
-                    let (view, events) = (view.clone(), events.clone());
-                    async move { adapter.push_batch(ctx, &view, &events).await }
-                })
+                .retrying(function, |ctx| adapter.push_batch(ctx, &view, batch))
                 .await
             {
                 Ok(mut result) => {
-                    result.rejected = distinct_in_batch(&batch, result.rejected);
-                    check_accounting(&batch, &result).map_err(Failure::Fatal)?;
+                    result.rejected = distinct_in_batch(batch, result.rejected);
+                    check_accounting(batch, &result).map_err(Failure::Fatal)?;
                     if let Some(r) = result.remote_ref {
                         self.report.remote_refs.push(self.secrets.scrub(&r));
                     }
                     rejected.extend(result.rejected.into_iter().map(|r| self.rejection(r)));
                     return Ok((result.accepted, rejected));
                 }
-                Err(Failure::Rejected(r)) => distinct_in_batch(&batch, r),
+                Err(Failure::Rejected(r)) => distinct_in_batch(batch, r),
                 Err(other) => return Err(other),
             };
             if refused.is_empty() {
@@ -128,30 +187,48 @@ impl Run<'_> {
                     "adapter rejected events, none of them in the batch".into(),
                 )));
             }
-            batch.retain(|e| !refused.iter().any(|r| r.guid == e.guid));
+            let kept = batch
+                .iter()
+                .filter(|e| !refused.iter().any(|r| r.guid == e.guid))
+                .cloned()
+                .collect();
+            remaining = Some(kept);
             rejected.extend(refused.into_iter().map(|r| self.rejection(r)));
         }
-        Ok((0, rejected))
     }
 
     /// Record a delivered part: quarantine its rejections and move the push cursor past
-    /// it, in one transaction; only then count it.
+    /// it, in one transaction, begun once the one before is done; it is counted when it is
+    /// done ([`Run::settle`]).
     async fn confirm(
         &mut self,
         part: &Part,
         accepted: u32,
         rejected: Vec<Rejection>,
     ) -> Result<(), SyncError> {
-        let seqs: Vec<i64> = part.iter().map(|(s, _)| *s).collect();
+        self.settle().await?;
+        let seqs = part.seqs.clone();
         let quarantined = rejected.len() as u64;
         let id = self.manager.config.id.clone();
-        blocking(&self.manager.store, move |s| {
+        let work = started(&self.manager.store, move |s| {
             s.confirm_push(&id, &seqs, &rejected)
-        })
-        .await?;
-        self.report.push_batches += 1;
-        self.report.pushed += accepted as u64;
-        self.report.quarantined += quarantined;
+        });
+        self.behind = Some(Behind {
+            work: Box::pin(work),
+            accepted: accepted.into(),
+            quarantined,
+        });
+        Ok(())
+    }
+
+    /// Wait for the confirmation under way, if any, then count it.
+    async fn settle(&mut self) -> Result<(), SyncError> {
+        if let Some(b) = self.behind.take() {
+            b.work.await?;
+            self.report.push_batches += 1;
+            self.report.pushed += b.accepted;
+            self.report.quarantined += b.quarantined;
+        }
         Ok(())
     }
 }
