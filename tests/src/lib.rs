@@ -188,4 +188,5 @@ pub mod node_server;
 pub mod openspp;
 pub mod postgres;
 pub mod sim;
+pub mod watched;
 pub mod webdriver;
