@@ -27,12 +27,16 @@ use std::time::Duration;
 const BOUND: Duration = Duration::from_secs(20);
 
 /// A native adapter that notes each call in `seen`; a push waits until the store began
-/// reading the batch after it, and fails with `unauthorized` from push number `fail_at`.
+/// reading the batch after it (and, with `together` above 1, until the push of the batch
+/// `together - 1` after it began), and fails with `unauthorized` at push number `fail_at`
+/// and once, transiently, for the batch starting with `flaky`.
 struct Stepper {
     info: AdapterInfo,
     seen: Arc<Happenings>,
     pushes: Mutex<u32>,
     fail_at: Option<u32>,
+    together: usize,
+    flaky: Mutex<Option<String>>,
     /// Pages to hand out: `pull_since(None)` gives page 0, `pull_since("p1")` page 1, …
     pages: Vec<Vec<AdapterEvent>>,
 }
@@ -50,6 +54,8 @@ impl Stepper {
             seen: seen.clone(),
             pushes: Mutex::new(0),
             fail_at: None,
+            together: 1,
+            flaky: Mutex::new(None),
             pages: Vec::new(),
         }
     }
@@ -84,6 +90,25 @@ impl AdapterCalls for Stepper {
             self.seen.note(format!("push {first}"));
             if self.fail_at == Some(n) {
                 let e = AdapterError::Unauthorized("token revoked".into());
+                return outcome(Err(CallError::Adapter(e)), ctx);
+            }
+            if self.flaky.lock().unwrap().take_if(|f| f == first).is_some() {
+                let e = AdapterError::Transient {
+                    message: "busy".into(),
+                    retry_after_ms: Some(10),
+                };
+                return outcome(Err(CallError::Adapter(e)), ctx);
+            }
+            // With 10 events a batch, the batch `together - 1` later starts that many
+            // events on (if there is one: 50 events).
+            let number: usize = first.rsplit('-').next().unwrap().parse().unwrap();
+            let later = number + 10 * (self.together - 1);
+            let other = format!("push o-event-{later}");
+            if later < 50 && !self.seen.reached(&other, BOUND).await {
+                let e = AdapterError::Internal(format!(
+                    "{} batches were never on the wire at once (no `{other}`)",
+                    self.together
+                ));
                 return outcome(Err(CallError::Adapter(e)), ctx);
             }
             // The guids end in the event's number; its sequence number is one more.
@@ -153,9 +178,11 @@ impl AdapterSource for Only {
 }
 
 async fn manager(store: Arc<dyn EventStore>, adapter: Stepper) -> ExternalSyncManager {
+    let in_flight = adapter.together.to_string();
     let config = ExternalSyncConfig::from_value(&json!({
         "id": "overlap", "type": "stepper", "url": "http://127.0.0.1:9/",
-        "extraFields": [{ "name": "batchSize", "value": "10" }] }))
+        "extraFields": [{ "name": "batchSize", "value": "10" },
+                        { "name": "maxInFlight", "value": in_flight }] }))
     .unwrap();
     let mut m = ExternalSyncManager::new(store, Arc::new(EventApplier::new()), config)
         .with_adapters(Arc::new(Only(Arc::new(adapter))));
@@ -201,18 +228,7 @@ async fn the_next_batch_is_read_and_sent_while_the_last_is_confirmed_in_order() 
     assert_eq!((report.pushed, report.push_batches), (50, 5));
     assert_eq!(store.pending_count("overlap").unwrap(), 0);
     // Confirmations are one at a time, in order: each ends before the next begins.
-    let confirms: Vec<String> = seen
-        .all()
-        .into_iter()
-        .filter(|s| s.starts_with("confirm"))
-        .collect();
-    let expected: Vec<String> = (0..5)
-        .flat_map(|b| {
-            let span = format!("{}-{}", b * 10 + 1, b * 10 + 10);
-            [format!("confirm {span}"), format!("confirmed {span}")]
-        })
-        .collect();
-    assert_eq!(confirms, expected);
+    assert_eq!(confirmations(&seen), in_order(5));
     // And the history says what the store holds.
     let run = store.runs(Some("overlap"), 1).unwrap().remove(0);
     assert_eq!(run.pushed, 50);
@@ -275,6 +291,76 @@ async fn a_confirmation_that_fails_behind_the_next_batch_counts_nothing_and_lose
     assert_eq!(report.pushed, 40);
     assert!(fresh.has("pushed o-event-10") && fresh.has("pushed o-event-20"));
     assert_eq!(again.pending_count("overlap").unwrap(), 0);
+}
+
+/// The confirmation notes, which must be one batch at a time, in order.
+fn confirmations(seen: &Happenings) -> Vec<String> {
+    seen.all()
+        .into_iter()
+        .filter(|s| s.starts_with("confirm"))
+        .collect()
+}
+
+fn in_order(batches: usize) -> Vec<String> {
+    (0..batches)
+        .flat_map(|b| {
+            let span = format!("{}-{}", b * 10 + 1, b * 10 + 10);
+            [format!("confirm {span}"), format!("confirmed {span}")]
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_max_in_flight_3_three_batches_are_on_the_wire_at_once_and_confirmed_in_order() {
+    let seen = Arc::new(Happenings::default());
+    let (inner, _dir) = temp_store();
+    inner
+        .append_local(&local_events("o", 50), &EventApplier::new())
+        .unwrap();
+    let store = Arc::new(Watched::new(inner, seen.clone()));
+    let mut adapter = Stepper::new(&seen);
+    adapter.together = 3;
+    let m = manager(store.clone(), adapter).await;
+
+    let report = m.synchronize(None).await.expect("every batch delivered");
+    assert_eq!((report.pushed, report.push_batches), (50, 5));
+    assert_eq!(confirmations(&seen), in_order(5));
+    let pushes = seen
+        .all()
+        .into_iter()
+        .filter(|s| s.starts_with("push "))
+        .count();
+    assert_eq!(pushes, 5, "each batch sent once: {:?}", seen.all());
+    assert_eq!(store.runs(Some("overlap"), 1).unwrap()[0].pushed, 50);
+    assert_eq!(store.pending_count("overlap").unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fails_among_others_in_flight_is_retried_and_still_confirmed_in_order() {
+    let seen = Arc::new(Happenings::default());
+    let (inner, _dir) = temp_store();
+    inner
+        .append_local(&local_events("o", 50), &EventApplier::new())
+        .unwrap();
+    let store = Arc::new(Watched::new(inner, seen.clone()));
+    let mut adapter = Stepper::new(&seen);
+    adapter.together = 3;
+    *adapter.flaky.lock().unwrap() = Some("o-event-10".into());
+    let m = manager(store.clone(), adapter).await;
+
+    let report = m.synchronize(None).await.expect("the retry succeeds");
+    assert_eq!((report.pushed, report.retries), (50, 1));
+    assert_eq!(confirmations(&seen), in_order(5));
+    let second = seen
+        .all()
+        .into_iter()
+        .filter(|s| s == "push o-event-10")
+        .count();
+    assert_eq!(
+        second, 2,
+        "the failed batch went out twice, the others once"
+    );
+    assert_eq!(store.pending_count("overlap").unwrap(), 0);
 }
 
 fn record(i: usize) -> AdapterEvent {

@@ -20,6 +20,7 @@ pub const HOST_FIELDS: &[&str] = &[
     "delayBetweenBatches",
     "timeout",
     "syncInterval",
+    "maxInFlight",
 ];
 
 /// A config that cannot be used, with the field and the fix.
@@ -177,7 +178,13 @@ pub struct SyncSettings {
     pub timeout_ms: u64,
     /// Time between scheduled syncs (`syncInterval`, ms), if any.
     pub sync_interval_ms: Option<u64>,
+    /// Pushed batches on the wire at once (`maxInFlight`, default 1: in order). Above 1,
+    /// for receivers that accept concurrent batches: they may arrive out of order.
+    pub max_in_flight: u32,
 }
+
+/// The most batches `maxInFlight` may put on the wire at once.
+pub const MAX_IN_FLIGHT: u64 = 16;
 
 impl ExternalSyncConfig {
     /// Parse a config from JSON text, bare or wrapped in `{"externalSync": …}`.
@@ -428,8 +435,16 @@ impl ExternalSyncConfig {
                 format!("must be at most 10000, got {batch_size}"),
             ));
         }
+        let max_in_flight = number("maxInFlight", 1, 1)?;
+        if max_in_flight > MAX_IN_FLIGHT {
+            return Err((
+                "extraFields.maxInFlight".into(),
+                format!("must be at most {MAX_IN_FLIGHT}, got {max_in_flight}"),
+            ));
+        }
         Ok(SyncSettings {
             batch_size: batch_size as u32,
+            max_in_flight: max_in_flight as u32,
             retry_attempts: number("retryAttempts", 3, 0)?.min(100) as u32,
             delay_between_batches_ms: number("delayBetweenBatches", 0, 0)?,
             timeout_ms: number("timeout", 30_000, 1)?,

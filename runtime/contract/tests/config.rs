@@ -137,6 +137,31 @@ fn non_numeric_batch_size_is_refused() {
 }
 
 #[test]
+fn max_in_flight_defaults_to_one_and_is_bounded() {
+    let with = |v: &str| json!({ "type": "t", "url": "http://x.org", "extraFields": [{ "name": "maxInFlight", "value": v }] });
+    let c = ExternalSyncConfig::from_value(&reference_examples()[0]).unwrap();
+    assert_eq!(
+        c.settings().unwrap().max_in_flight,
+        1,
+        "in order unless asked"
+    );
+    let c = ExternalSyncConfig::from_value(&with("4")).unwrap();
+    assert_eq!(c.settings().unwrap().max_in_flight, 4);
+    assert_eq!(
+        error_of(with("0")),
+        "field `extraFields.maxInFlight`: must be at least 1, got 0"
+    );
+    assert_eq!(
+        error_of(with("17")),
+        "field `extraFields.maxInFlight`: must be at most 16, got 17"
+    );
+    assert_eq!(
+        error_of(with("many")),
+        "field `extraFields.maxInFlight`: must be a whole number, got \"many\" (e.g. \"1\")"
+    );
+}
+
+#[test]
 fn invalid_json_says_where() {
     let e = ExternalSyncConfig::from_json("{\"type\": \"t\",\n \"url\": }").unwrap_err();
     assert!(matches!(e, ConfigError::Json { line: 2, .. }), "{e}");

@@ -396,7 +396,7 @@ impl ExternalSyncManager {
         let started = self.clock.now();
         let mut run = Run {
             manager: self,
-            adapter: p.adapter.as_ref(),
+            adapter: p.adapter.clone(),
             limits: p.limits.clone(),
             settings: p.settings,
             secrets: p.secrets,

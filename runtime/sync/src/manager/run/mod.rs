@@ -62,7 +62,7 @@ const PROTOCOL_MARK: &str = "protocol:";
 /// One run in progress.
 pub(super) struct Run<'m> {
     pub(super) manager: &'m super::ExternalSyncManager,
-    pub(super) adapter: &'m dyn AdapterCalls,
+    pub(super) adapter: std::sync::Arc<dyn AdapterCalls>,
     pub(super) limits: Limits,
     pub(super) settings: SyncSettings,
     pub(super) secrets: Secrets,
@@ -108,7 +108,22 @@ impl Run<'_> {
     }
 
     /// Call the adapter until it answers or a non-transient error, with backoff.
-    async fn retrying<T, F, Fut>(&mut self, what: &'static str, mut call: F) -> Result<T, Failure>
+    async fn retrying<T, F, Fut>(&mut self, what: &'static str, call: F) -> Result<T, Failure>
+    where
+        F: FnMut(CallContext) -> Fut,
+        Fut: std::future::Future<Output = CallOutcome<T>>,
+    {
+        self.retrying_after(what, None, call).await
+    }
+
+    /// [`Run::retrying`], the first attempt's outcome given when it was made elsewhere
+    /// (a batch sent while others were on the wire).
+    async fn retrying_after<T, F, Fut>(
+        &mut self,
+        what: &'static str,
+        mut first: Option<CallOutcome<T>>,
+        mut call: F,
+    ) -> Result<T, Failure>
     where
         F: FnMut(CallContext) -> Fut,
         Fut: std::future::Future<Output = CallOutcome<T>>,
@@ -116,8 +131,13 @@ impl Run<'_> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let span = tracing::info_span!("adapter_call", function = what, attempt);
-            let outcome = call(self.context(false)).instrument(span).await;
+            let outcome = match first.take() {
+                Some(outcome) => outcome,
+                None => {
+                    let span = tracing::info_span!("adapter_call", function = what, attempt);
+                    call(self.context(false)).instrument(span).await
+                }
+            };
             self.account(what, &outcome);
             let too_large = outcome
                 .context

@@ -53,14 +53,13 @@ impl Run<'_> {
             if let Some(end) = self.safe_point()? {
                 return Ok(end);
             }
-            let adapter = self.adapter;
+            let adapter = self.adapter.clone();
             let view = self.view.clone();
             let limit = self.settings.batch_size;
             let from = cursor.clone();
             let page = match self
                 .retrying("pull-since", |ctx| {
-                    let (view, from) = (view.clone(), from.clone());
-                    async move { adapter.pull_since(ctx, &view, from, limit).await }
+                    adapter.pull_since(ctx, &view, from.clone(), limit)
                 })
                 .await
             {

@@ -12,20 +12,38 @@
 //! The stages overlap: the next batch is read while one is on the wire, and a delivered
 //! part is confirmed while the next goes out. Confirmations stay in order (each waits for
 //! the one before) and every exit of the phase waits for the last, so the counters still
-//! never run ahead. A crash can thus leave two delivered batches unconfirmed, not one:
-//! the next run sends them again (receivers dedupe by guid or batch id, as they must for
-//! any retry).
+//! never run ahead. With `maxInFlight` above 1, that many batches are on the wire at once
+//! (for receivers that take concurrent batches: they may arrive out of order); each is
+//! still judged, retried, split and confirmed in order. A crash can thus leave
+//! `maxInFlight + 1` delivered batches unconfirmed, not one: the next run sends them again
+//! (receivers dedupe by guid or batch id, as they must for any retry).
 
 use super::{Failure, PhaseEnd, Run};
 use crate::manager::{Progress, SyncError};
 use dcsync_contract::adapter::{PushResult, Rejection};
 use dcsync_contract::model::FormSubmission;
+use dcsync_engine::CallOutcome;
 use dcsync_store::{blocking, started, EventStore, PendingEvent, StoreError};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// Batches on the wire, oldest first, each with its first attempt's outcome to come.
+/// Dropped (the run failed), the calls still under way are stopped.
+#[derive(Default)]
+struct Flying(VecDeque<JoinHandle<(Part, CallOutcome<PushResult>)>>);
+
+impl Drop for Flying {
+    fn drop(&mut self) {
+        for call in &self.0 {
+            call.abort();
+        }
+    }
+}
 
 /// A confirmation under way, and what it counts once it is done.
 pub(in crate::manager) struct Behind {
@@ -82,30 +100,45 @@ impl Run<'_> {
         let id = config_id.clone();
         let total = blocking(&store, move |s| s.pending_count(&id)).await?;
         let limit = self.settings.batch_size;
+        let in_flight = self.settings.max_in_flight.max(1) as usize;
         let mut done = 0u64;
-        let mut ahead = read_ahead(&store, &config_id, i64::MIN, limit);
+        let mut ahead = Some(read_ahead(&store, &config_id, i64::MIN, limit));
+        let mut flying = Flying::default();
+        // Why no more batches go out: the phase ends once those on the wire are delivered.
+        let mut stop: Option<PhaseEnd> = None;
         loop {
-            if let Some(end) = self.safe_point()? {
-                return Ok(end);
+            while flying.0.len() < in_flight && stop.is_none() {
+                if let Some(end) = self.safe_point()? {
+                    stop = Some(end);
+                    break;
+                }
+                let Some(reading) = ahead.take() else { break };
+                let pending = reading.await?;
+                let Some(last) = pending.last().map(|p| p.seq) else {
+                    stop = Some(PhaseEnd::Done);
+                    break;
+                };
+                ahead = Some(read_ahead(&store, &config_id, last, limit));
+                if !first && self.settings.delay_between_batches_ms > 0 {
+                    self.manager
+                        .clock
+                        .sleep(Duration::from_millis(
+                            self.settings.delay_between_batches_ms,
+                        ))
+                        .await;
+                }
+                first = false;
+                let (seqs, events) = pending.into_iter().map(|p| (p.seq, p.event)).unzip();
+                flying.0.push_back(self.send(Part { seqs, events }));
             }
-            let pending = ahead.await?;
-            let Some(last) = pending.last().map(|p| p.seq) else {
-                return Ok(PhaseEnd::Done);
+            let Some(call) = flying.0.pop_front() else {
+                return Ok(stop.unwrap_or(PhaseEnd::Done));
             };
-            ahead = read_ahead(&store, &config_id, last, limit);
-            if !first && self.settings.delay_between_batches_ms > 0 {
-                self.manager
-                    .clock
-                    .sleep(Duration::from_millis(
-                        self.settings.delay_between_batches_ms,
-                    ))
-                    .await;
-            }
-            first = false;
-            done += pending.len() as u64;
-            let (seqs, events) = pending.into_iter().map(|p| (p.seq, p.event)).unzip();
-            let batch = Part { seqs, events };
-            self.deliver(batch).await?;
+            let (batch, outcome) = call
+                .await
+                .map_err(|e| SyncError::Internal(format!("a push call's task failed: {e}")))?;
+            done += batch.len() as u64;
+            self.deliver(batch, outcome).await?;
             self.manager.progress(Progress::Push {
                 done,
                 total: total.max(done),
@@ -113,11 +146,40 @@ impl Run<'_> {
         }
     }
 
-    /// Deliver one batch, splitting it as needed; each part is confirmed in order.
-    async fn deliver(&mut self, batch: Part) -> Result<(), SyncError> {
+    /// Put a batch on the wire in a task of its own: its first attempt.
+    fn send(&self, batch: Part) -> JoinHandle<(Part, CallOutcome<PushResult>)> {
+        let (adapter, view, ctx) = (self.adapter.clone(), self.view.clone(), self.context(false));
+        let span =
+            tracing::info_span!("adapter_call", function = self.push_function(), attempt = 1);
+        tokio::spawn(
+            async move {
+                let outcome = adapter.push_batch(ctx, &view, &batch.events).await;
+                (batch, outcome)
+            }
+            .instrument(span),
+        )
+    }
+
+    /// The export that serves a push, as metrics and call records name it.
+    fn push_function(&self) -> &'static str {
+        if self.adapter.encoded_push() {
+            "push-encoded"
+        } else {
+            "push-batch"
+        }
+    }
+
+    /// Deliver one batch, given its first attempt's outcome, retrying and splitting it as
+    /// needed; each part is confirmed in order.
+    async fn deliver(
+        &mut self,
+        batch: Part,
+        first: CallOutcome<PushResult>,
+    ) -> Result<(), SyncError> {
+        let mut first = Some(first);
         let mut parts: VecDeque<Part> = VecDeque::from([batch]);
         while let Some(part) = parts.pop_front() {
-            match self.push_part(&part).await {
+            match self.push_part(&part, first.take()).await {
                 Ok((accepted, rejected)) => self.confirm(&part, accepted, rejected).await?,
                 Err(Failure::TooBig { why, .. }) if part.len() > 1 => {
                     tracing::info!(config = %self.manager.config.id, events = part.len(), %why, "batch too large for the adapter; splitting it");
@@ -148,7 +210,11 @@ impl Run<'_> {
 
     /// Push one part; rejected events are taken out and the rest sent again until the
     /// adapter accepts what remains. Returns how many were accepted and the rejections.
-    async fn push_part(&mut self, part: &Part) -> Result<(u32, Vec<Rejection>), Failure> {
+    async fn push_part(
+        &mut self,
+        part: &Part,
+        mut first: Option<CallOutcome<PushResult>>,
+    ) -> Result<(u32, Vec<Rejection>), Failure> {
         // The events still to send: the part's own until the adapter rejects some (the
         // batch is handed over by reference, not copied, on the way to the adapter).
         let mut remaining: Option<Vec<FormSubmission>> = None;
@@ -158,16 +224,13 @@ impl Run<'_> {
             if batch.is_empty() {
                 return Ok((0, rejected));
             }
-            let adapter = self.adapter;
+            let adapter = self.adapter.clone();
             let view = self.view.clone();
-            // Named after the export that serves it, in metrics and the call records.
-            let function = if adapter.encoded_push() {
-                "push-encoded"
-            } else {
-                "push-batch"
-            };
+            let function = self.push_function();
             let refused = match self
-                .retrying(function, |ctx| adapter.push_batch(ctx, &view, batch))
+                .retrying_after(function, first.take(), |ctx| {
+                    adapter.push_batch(ctx, &view, batch)
+                })
                 .await
             {
                 Ok(mut result) => {
