@@ -16,7 +16,9 @@ use datacollect_sync::limits::Limits;
 use datacollect_sync::manager::AdapterSource;
 use datacollect_sync::model::FormSubmission;
 use datacollect_sync::store::{EventStore, StoreError};
-use datacollect_sync::{EventApplier, ExternalSyncConfig, ExternalSyncManager, SyncError};
+use datacollect_sync::{
+    EventApplier, ExternalSyncConfig, ExternalSyncManager, Interrupt, SyncError,
+};
 use datacollect_sync_e2e::watched::{span, Happenings, Watched};
 use datacollect_sync_e2e::{local_events, temp_store};
 use serde_json::json;
@@ -36,7 +38,11 @@ struct Stepper {
     pushes: Mutex<u32>,
     fail_at: Option<u32>,
     together: usize,
+    /// `maxInFlight` of the config (`together` by default).
+    in_flight: usize,
     flaky: Mutex<Option<String>>,
+    /// Asked to stop when the push of the batch starting with this guid begins.
+    stop_at: Option<(String, Interrupt)>,
     /// Pages to hand out: `pull_since(None)` gives page 0, `pull_since("p1")` page 1, …
     pages: Vec<Vec<AdapterEvent>>,
 }
@@ -55,7 +61,9 @@ impl Stepper {
             pushes: Mutex::new(0),
             fail_at: None,
             together: 1,
+            in_flight: 1,
             flaky: Mutex::new(None),
+            stop_at: None,
             pages: Vec::new(),
         }
     }
@@ -88,6 +96,9 @@ impl AdapterCalls for Stepper {
             };
             let first = &events[0].guid;
             self.seen.note(format!("push {first}"));
+            if let Some((_, stop)) = self.stop_at.as_ref().filter(|(at, _)| at == first) {
+                stop.interrupt();
+            }
             if self.fail_at == Some(n) {
                 let e = AdapterError::Unauthorized("token revoked".into());
                 return outcome(Err(CallError::Adapter(e)), ctx);
@@ -178,7 +189,8 @@ impl AdapterSource for Only {
 }
 
 async fn manager(store: Arc<dyn EventStore>, adapter: Stepper) -> ExternalSyncManager {
-    let in_flight = adapter.together.to_string();
+    let in_flight = adapter.in_flight.max(adapter.together).to_string();
+    let stop = adapter.stop_at.as_ref().map(|(_, s)| s.clone());
     let config = ExternalSyncConfig::from_value(&json!({
         "id": "overlap", "type": "stepper", "url": "http://127.0.0.1:9/",
         "extraFields": [{ "name": "batchSize", "value": "10" },
@@ -186,6 +198,9 @@ async fn manager(store: Arc<dyn EventStore>, adapter: Stepper) -> ExternalSyncMa
     .unwrap();
     let mut m = ExternalSyncManager::new(store, Arc::new(EventApplier::new()), config)
         .with_adapters(Arc::new(Only(Arc::new(adapter))));
+    if let Some(stop) = stop {
+        m = m.with_interrupt(stop);
+    }
     m.initialize().await.unwrap();
     m
 }
@@ -361,6 +376,30 @@ async fn a_batch_that_fails_among_others_in_flight_is_retried_and_still_confirme
         "the failed batch went out twice, the others once"
     );
     assert_eq!(store.pending_count("overlap").unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_lets_the_batches_on_the_wire_finish_and_be_confirmed() {
+    let seen = Arc::new(Happenings::default());
+    let (inner, _dir) = temp_store();
+    inner
+        .append_local(&local_events("o", 50), &EventApplier::new())
+        .unwrap();
+    let store = Arc::new(Watched::new(inner, seen.clone()));
+    let mut adapter = Stepper::new(&seen);
+    adapter.in_flight = 3;
+    adapter.stop_at = Some(("o-event-10".into(), Interrupt::new()));
+    let m = manager(store.clone(), adapter).await;
+
+    let err = m.synchronize(None).await.expect_err("stopped");
+    assert!(matches!(err, SyncError::Interrupted), "{err}");
+    // Whatever went out before the stop was seen was delivered and confirmed: nothing
+    // sent is left for the next run to send again.
+    let sent = seen.all().iter().filter(|s| s.starts_with("push ")).count() as u64;
+    assert!(sent >= 2, "{:?}", seen.all());
+    let run = store.runs(Some("overlap"), 1).unwrap().remove(0);
+    assert_eq!(run.pushed, sent * 10, "{:?}", seen.all());
+    assert_eq!(store.pending_count("overlap").unwrap(), 50 - sent * 10);
 }
 
 fn record(i: usize) -> AdapterEvent {

@@ -96,10 +96,11 @@ pub(super) async fn receiver(quick: bool, registry: &Arc<AdapterRegistry>, out: 
         for chunk in local_events("push", n).chunks(10_000) {
             store.append_local(chunk, &EventApplier::new()).unwrap();
         }
-        let config = ExternalSyncConfig::from_value(&json!({ "type": "mock-sync-server", "url": url,
+        let config =
+            ExternalSyncConfig::from_value(&json!({ "type": "mock-sync-server", "url": url,
             "extraFields": [{ "name": "batchSize", "value": "100" },
                             { "name": "maxInFlight", "value": in_flight.to_string() }] }))
-        .unwrap();
+            .unwrap();
         let mut m = ExternalSyncManager::new(store, Arc::new(EventApplier::new()), config)
             .with_registry(registry.clone());
         m.initialize().await.unwrap();

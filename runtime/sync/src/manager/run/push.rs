@@ -104,18 +104,22 @@ impl Run<'_> {
         let mut done = 0u64;
         let mut ahead = Some(read_ahead(&store, &config_id, i64::MIN, limit));
         let mut flying = Flying::default();
-        // Why no more batches go out: the phase ends once those on the wire are delivered.
-        let mut stop: Option<PhaseEnd> = None;
+        // Why no more batches go out (the run's time is up, it was interrupted, nothing is
+        // left): the phase ends so once those on the wire are delivered and confirmed.
+        let mut stop: Option<Result<PhaseEnd, SyncError>> = None;
         loop {
             while flying.0.len() < in_flight && stop.is_none() {
-                if let Some(end) = self.safe_point()? {
-                    stop = Some(end);
-                    break;
+                match self.safe_point() {
+                    Ok(None) => {}
+                    end => {
+                        stop = end.transpose();
+                        break;
+                    }
                 }
                 let Some(reading) = ahead.take() else { break };
                 let pending = reading.await?;
                 let Some(last) = pending.last().map(|p| p.seq) else {
-                    stop = Some(PhaseEnd::Done);
+                    stop = Some(Ok(PhaseEnd::Done));
                     break;
                 };
                 ahead = Some(read_ahead(&store, &config_id, last, limit));
@@ -132,7 +136,7 @@ impl Run<'_> {
                 flying.0.push_back(self.send(Part { seqs, events }));
             }
             let Some(call) = flying.0.pop_front() else {
-                return Ok(stop.unwrap_or(PhaseEnd::Done));
+                return stop.unwrap_or(Ok(PhaseEnd::Done));
             };
             let (batch, outcome) = call
                 .await
