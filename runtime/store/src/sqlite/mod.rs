@@ -147,6 +147,11 @@ impl SqliteStore {
         // their speed: up to 64 MiB of page cache (grown only as the store is used).
         conn.pragma_update(None, "cache_size", -65_536)
             .map_err(open_err)?;
+        // Checkpoint the write-ahead log every 32 MiB rather than SQLite's 4 MiB: a page
+        // rewritten by many transactions is copied once, and the database is synced an
+        // eighth as often. Pulls of 20 000 records: 56–64k -> 70–72k events/s applied.
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)
+            .map_err(open_err)?;
         // SQLite (built with STAT4) otherwise prepares a statement again whenever a value
         // bound in a range (`seq > ?`) changes, that is on nearly every call: a third of
         // reading a batch went to the parser (issue 19's profile).

@@ -70,24 +70,6 @@ impl Run<'_> {
                 Err(Failure::TooBig { error, .. }) => return Err(error),
                 Err(Failure::Fatal(e)) => return Err(e),
             };
-            if let Some(work) = applying.take() {
-                // Only applied records are progress: pages of refused records forever
-                // would grow the quarantine without bound.
-                if self.landed(work).await?.applied > 0 {
-                    (stalled_pages, last_progress) = (0, clock.now());
-                } else {
-                    stalled_pages += 1;
-                    let stalled_for = clock.now() - last_progress;
-                    if stalled_pages >= self.limits.stall_pages
-                        || (stalled_pages >= 3 && stalled_for >= self.limits.stall_time)
-                    {
-                        return Err(SyncError::Stalled {
-                            pages: stalled_pages,
-                            seconds: stalled_for.as_secs(),
-                        });
-                    }
-                }
-            }
             self.report.pull_pages += 1;
             self.report.pulled += page.events.len() as u64;
             let has_more = page.has_more;
@@ -109,6 +91,25 @@ impl Run<'_> {
                 chrono::Utc::now(),
                 |e| secrets.refusal_for(e),
             );
+            // The page before lands only now: this one was checked while it was applied.
+            if let Some(work) = applying.take() {
+                // Only applied records are progress: pages of refused records forever
+                // would grow the quarantine without bound.
+                if self.landed(work).await?.applied > 0 {
+                    (stalled_pages, last_progress) = (0, clock.now());
+                } else {
+                    stalled_pages += 1;
+                    let stalled_for = clock.now() - last_progress;
+                    if stalled_pages >= self.limits.stall_pages
+                        || (stalled_pages >= 3 && stalled_for >= self.limits.stall_time)
+                    {
+                        return Err(SyncError::Stalled {
+                            pages: stalled_pages,
+                            seconds: stalled_for.as_secs(),
+                        });
+                    }
+                }
+            }
             let (id, applier) = (config_id.clone(), self.manager.applier.clone());
             *applying = Some(Box::pin(started(&store, move |s| {
                 s.apply_pulled(&id, &pulled, &applier)
