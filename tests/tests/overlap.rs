@@ -43,6 +43,14 @@ struct Stepper {
     flaky: Mutex<Option<String>>,
     /// Asked to stop when the push of the batch starting with this guid begins.
     stop_at: Option<(String, Interrupt)>,
+    /// The push of the batch starting with this guid has a secret echoed back.
+    echo_at: Option<String>,
+    /// The push of the batch starting with this guid is refused (`unauthorized`) once the
+    /// echoing one has answered.
+    refused_at: Option<String>,
+    /// `pull_since("p<n>")` fails (`unauthorized`).
+    pull_fails_at: Option<usize>,
+    limits: Limits,
     /// Pages to hand out: `pull_since(None)` gives page 0, `pull_since("p1")` page 1, …
     pages: Vec<Vec<AdapterEvent>>,
 }
@@ -64,6 +72,10 @@ impl Stepper {
             in_flight: 1,
             flaky: Mutex::new(None),
             stop_at: None,
+            echo_at: None,
+            refused_at: None,
+            pull_fails_at: None,
+            limits: Limits::default(),
             pages: Vec::new(),
         }
     }
@@ -98,6 +110,16 @@ impl AdapterCalls for Stepper {
             self.seen.note(format!("push {first}"));
             if let Some((_, stop)) = self.stop_at.as_ref().filter(|(at, _)| at == first) {
                 stop.interrupt();
+            }
+            if self.echo_at.as_ref() == Some(first) {
+                self.seen.note(format!("echoed {first}"));
+                return outcome(Err(CallError::SecretEchoed), ctx);
+            }
+            if self.refused_at.as_ref() == Some(first) {
+                let echo = format!("echoed {}", self.echo_at.as_deref().unwrap_or_default());
+                self.seen.reached(&echo, BOUND).await;
+                let e = AdapterError::Unauthorized("token revoked".into());
+                return outcome(Err(CallError::Adapter(e)), ctx);
             }
             if self.fail_at == Some(n) {
                 let e = AdapterError::Unauthorized("token revoked".into());
@@ -155,6 +177,10 @@ impl AdapterCalls for Stepper {
         Box::pin(async move {
             let at: usize = cursor.as_deref().map_or(0, |c| c[1..].parse().unwrap());
             self.seen.note(format!("pull p{at}"));
+            if self.pull_fails_at == Some(at) {
+                let e = AdapterError::Unauthorized("token revoked".into());
+                return outcome(Err(CallError::Adapter(e)), ctx);
+            }
             let page = PullPage {
                 events: self.pages.get(at).cloned().unwrap_or_default(),
                 next_cursor: Some(format!("p{}", at + 1)),
@@ -184,7 +210,7 @@ impl AdapterSource for Only {
     }
 
     fn limits(&self) -> Limits {
-        Limits::default()
+        self.0.limits.clone()
     }
 }
 
@@ -400,6 +426,88 @@ async fn a_stop_lets_the_batches_on_the_wire_finish_and_be_confirmed() {
     let run = store.runs(Some("overlap"), 1).unwrap().remove(0);
     assert_eq!(run.pushed, sent * 10, "{:?}", seen.all());
     assert_eq!(store.pending_count("overlap").unwrap(), 50 - sent * 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_echoed_to_a_batch_in_flight_holds_the_config_when_another_fails_first() {
+    let seen = Arc::new(Happenings::default());
+    let (inner, _dir) = temp_store();
+    inner
+        .append_local(&local_events("o", 50), &EventApplier::new())
+        .unwrap();
+    let store = Arc::new(Watched::new(inner, seen.clone()));
+    let mut adapter = Stepper::new(&seen);
+    adapter.in_flight = 3;
+    // Batch 1 is refused once batch 2, on the wire beside it, had a secret echoed back.
+    adapter.refused_at = Some("o-event-0".into());
+    adapter.echo_at = Some("o-event-10".into());
+    let m = manager(store.clone(), adapter).await;
+
+    let err = m.synchronize(None).await.expect_err("refused");
+    assert!(matches!(err, SyncError::SecretEchoed), "{err}");
+    assert!(
+        store.hold("overlap").unwrap().is_some(),
+        "a secret echoed back holds the config, whichever batch failed first"
+    );
+    assert_eq!(store.runs(Some("overlap"), 1).unwrap()[0].pushed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_that_fails_while_a_page_is_applied_keeps_that_page_and_counts_it() {
+    let seen = Arc::new(Happenings::default());
+    let (inner, _dir) = temp_store();
+    let mut store = Watched::new(inner, seen.clone());
+    let waits = seen.clone();
+    // Page 1 is applied only once the pull of page 2, which fails, began.
+    store.before_apply = Box::new(move |page| {
+        if page.next_cursor.as_deref() == Some("p2") {
+            waits.wait_for("pull p2", BOUND);
+        }
+        Ok(())
+    });
+    let store = Arc::new(store);
+    let mut adapter = Stepper::new(&seen);
+    adapter.capabilities_pull_only();
+    adapter.pull_fails_at = Some(2);
+    adapter.pages = (0..4)
+        .map(|p| (p * 10..p * 10 + 10).map(record).collect())
+        .collect();
+    let m = manager(store.clone(), adapter).await;
+
+    let err = m.synchronize(None).await.expect_err("the third pull fails");
+    assert!(matches!(err, SyncError::Unauthorized(_)), "{err}");
+    assert!(seen.has("applied p2"), "{:?}", seen.all());
+    let run = store.runs(Some("overlap"), 1).unwrap().remove(0);
+    assert_eq!((run.pulled, run.applied), (20, 20));
+    assert_eq!(
+        store.cursors("overlap").unwrap().pull.as_deref(),
+        Some("p2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_pull_does_not_count_the_page_it_dropped() {
+    let seen = Arc::new(Happenings::default());
+    let (inner, _dir) = temp_store();
+    let store = Arc::new(Watched::new(inner, seen.clone()));
+    let mut adapter = Stepper::new(&seen);
+    adapter.capabilities_pull_only();
+    adapter.limits.stall_pages = 2;
+    // The same record on every page: only the first applies anything.
+    adapter.pages = (0..6).map(|_| vec![record(0)]).collect();
+    let m = manager(store.clone(), adapter).await;
+
+    let err = m.synchronize(None).await.expect_err("stalled");
+    assert!(matches!(err, SyncError::Stalled { pages: 2, .. }), "{err}");
+    // Pages p0–p2 were taken (the third stalled the pull); p3 was pulled meanwhile and
+    // dropped unapplied, its cursor unsaved.
+    assert!(seen.has("pull p3"), "{:?}", seen.all());
+    let run = store.runs(Some("overlap"), 1).unwrap().remove(0);
+    assert_eq!((run.pulled, run.applied), (3, 1));
+    assert_eq!(
+        store.cursors("overlap").unwrap().pull.as_deref(),
+        Some("p3")
+    );
 }
 
 fn record(i: usize) -> AdapterEvent {

@@ -250,9 +250,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// quarantine, then those after its push cursor, never those pulled from it.
     fn pending_events(&self, config_id: &str, limit: u32) -> Result<Vec<PendingEvent>, StoreError>;
 
-    /// The events `pending_events` will hand out once those up to `after` (a sequence
-    /// number it handed out) are confirmed, whether or not they are yet: how the push
-    /// reads the next batch while the previous one is still on the wire.
+    /// The events after `after` (a sequence number this or `pending_events` handed out),
+    /// whether or not those up to it are confirmed yet: how the push reads the next batch
+    /// while the previous one is still on the wire. Re-queued events come first, as in
+    /// `pending_events`, but only those after `after`: one re-queued during a run at or
+    /// before it waits for the next run.
     fn pending_after(
         &self,
         config_id: &str,

@@ -26,8 +26,14 @@ impl Run<'_> {
             Some(work) => self.landed(work).await.map(|_| ()),
             None => Ok(()),
         };
-        let end = end?;
-        landed.map(|()| end)
+        match (end, landed) {
+            (Ok(end), landed) => landed.map(|()| end),
+            (Err(failure), Err(also)) => {
+                tracing::warn!(config = %self.manager.config.id, error = %self.secrets.scrub(&also.to_string()), "the last page's apply failed too");
+                Err(failure)
+            }
+            (Err(failure), Ok(())) => Err(failure),
+        }
     }
 
     /// Wait for a page's apply, then count it.
@@ -70,8 +76,7 @@ impl Run<'_> {
                 Err(Failure::TooBig { error, .. }) => return Err(error),
                 Err(Failure::Fatal(e)) => return Err(e),
             };
-            self.report.pull_pages += 1;
-            self.report.pulled += page.events.len() as u64;
+            let records = page.events.len() as u64;
             let has_more = page.has_more;
             let next = page.next_cursor.clone().or(cursor.clone());
             if next
@@ -110,6 +115,10 @@ impl Run<'_> {
                     }
                 }
             }
+            // Counted once the page before did not stall the pull: a dropped page was not
+            // taken.
+            self.report.pull_pages += 1;
+            self.report.pulled += records;
             let (id, applier) = (config_id.clone(), self.manager.applier.clone());
             *applying = Some(Box::pin(started(&store, move |s| {
                 s.apply_pulled(&id, &pulled, &applier)

@@ -22,7 +22,7 @@ use super::{Failure, PhaseEnd, Run};
 use crate::manager::{Progress, SyncError};
 use dcsync_contract::adapter::{PushResult, Rejection};
 use dcsync_contract::model::FormSubmission;
-use dcsync_engine::CallOutcome;
+use dcsync_engine::{CallError, CallOutcome};
 use dcsync_store::{blocking, started, EventStore, PendingEvent, StoreError};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -86,14 +86,44 @@ impl Part {
 
 impl Run<'_> {
     pub(super) async fn push_phase(&mut self) -> Result<PhaseEnd, SyncError> {
-        let end = self.push_batches().await;
+        let mut flying = Flying::default();
+        let end = match self.push_batches(&mut flying).await {
+            Err(failure) => Err(self.ground(flying, failure).await),
+            end => end,
+        };
         // Whatever ended the phase, the confirmation under way lands (or fails) first.
         let settled = self.settle().await;
-        let end = end?;
-        settled.map(|()| end)
+        match (end, settled) {
+            (Ok(end), settled) => settled.map(|()| end),
+            (Err(failure), Err(also)) => {
+                tracing::warn!(config = %self.manager.config.id, error = %self.secrets.scrub(&also.to_string()), "the last confirmation failed too");
+                Err(failure)
+            }
+            (Err(failure), Ok(())) => Err(failure),
+        }
     }
 
-    async fn push_batches(&mut self) -> Result<PhaseEnd, SyncError> {
+    /// The run failed with batches still on the wire: stop them, and account for those
+    /// that had answered (their denials and breaches belong in the run's history). One
+    /// that had a secret echoed back outranks the failure: that holds the config.
+    async fn ground(&mut self, mut flying: Flying, failure: SyncError) -> SyncError {
+        let function = self.push_function();
+        let mut failure = failure;
+        for call in std::mem::take(&mut flying.0) {
+            call.abort();
+            // Waited for, so that no call of this run still runs once the run is over.
+            let Ok((_, outcome)) = call.await else {
+                continue;
+            };
+            self.account(function, &outcome);
+            if matches!(outcome.result, Err(CallError::SecretEchoed)) {
+                failure = SyncError::SecretEchoed;
+            }
+        }
+        failure
+    }
+
+    async fn push_batches(&mut self, flying: &mut Flying) -> Result<PhaseEnd, SyncError> {
         let store = self.manager.store.clone();
         let config_id = self.manager.config.id.clone();
         let mut first = true;
@@ -103,7 +133,6 @@ impl Run<'_> {
         let in_flight = self.settings.max_in_flight.max(1) as usize;
         let mut done = 0u64;
         let mut ahead = Some(read_ahead(&store, &config_id, i64::MIN, limit));
-        let mut flying = Flying::default();
         // Why no more batches go out (the run's time is up, it was interrupted, nothing is
         // left): the phase ends so once those on the wire are delivered and confirmed.
         let mut stop: Option<Result<PhaseEnd, SyncError>> = None;
