@@ -69,6 +69,8 @@ on_both_stores!(
     entities_and_their_audit_log_read_back,
     a_pulled_record_known_by_its_external_id_changes_that_entity,
     a_pushed_groups_members_are_linked_to_the_config,
+    the_batch_after_one_not_yet_confirmed_is_read_ahead,
+    malformed_members_link_nothing_and_fail_nothing,
 );
 
 const CFG: &str = "cfg-1";
@@ -177,6 +179,92 @@ fn rejected_events_are_quarantined_and_come_back_after_retry(o: Opened) {
     s.confirm_push(CFG, &[again[0].seq], &[]).unwrap();
     assert!(s.pending_events(CFG, 10).unwrap().is_empty());
     assert!(s.quarantine(Some(CFG)).unwrap().is_empty());
+}
+
+/// The push reads batch n+1 while batch n is on the wire (issue 19): `pending_after`
+/// gives the same batches `pending_events` would once the earlier ones are confirmed —
+/// re-queued events first, never events pulled from the config.
+fn the_batch_after_one_not_yet_confirmed_is_read_ahead(o: Opened) {
+    let s = &o.store;
+    let a = EventApplier::new();
+    s.append_local(&local_events("ahead", 3), &a).unwrap();
+    let seqs = |p: &[datacollect_sync::store::PendingEvent]| -> Vec<i64> {
+        p.iter().map(|e| e.seq).collect()
+    };
+    // Event 1 rejected, then re-queued: it comes before what follows the cursor.
+    let all = seqs(&s.pending_events(CFG, 10).unwrap());
+    let refused = Rejection {
+        guid: "ahead-event-1".into(),
+        reason: "no".into(),
+    };
+    s.confirm_push(CFG, &all, &[refused]).unwrap();
+    let q = s.quarantine(Some(CFG)).unwrap();
+    assert_eq!(s.retry_quarantined(&[q[0].id], &a).unwrap(), 1);
+    s.append_local(&local_events("later", 4), &a).unwrap();
+    s.apply_pulled(CFG, &page(pulled("from-cfg", 2), "1"), &a)
+        .unwrap();
+    s.append_local(&local_events("last", 1), &a).unwrap();
+
+    let first = s.pending_events(CFG, 2).unwrap();
+    assert_eq!(guids(&first), ["ahead-event-1", "later-event-0"]);
+    assert_eq!(
+        guids(&s.pending_after(CFG, i64::MIN, 2).unwrap()),
+        guids(&first),
+        "from the start, the same as pending_events"
+    );
+    // Read ahead, nothing confirmed yet.
+    let second = s.pending_after(CFG, first[1].seq, 2).unwrap();
+    assert_eq!(guids(&second), ["later-event-1", "later-event-2"]);
+    // After the re-queued event alone: the rest of the queue, then the fresh events.
+    assert_eq!(
+        guids(&s.pending_after(CFG, first[0].seq, 2).unwrap()),
+        ["later-event-0", "later-event-1"]
+    );
+    // The events pulled from the config are skipped.
+    let third = s.pending_after(CFG, second[1].seq, 10).unwrap();
+    assert_eq!(guids(&third), ["later-event-3", "last-event-0"]);
+    // Confirming in order afterwards leaves nothing, as if read one by one.
+    for batch in [&first, &second, &third] {
+        s.confirm_push(CFG, &seqs(batch), &[]).unwrap();
+    }
+    assert!(s.pending_events(CFG, 10).unwrap().is_empty());
+    assert!(s.pending_after(CFG, i64::MIN, 10).unwrap().is_empty());
+}
+
+/// Linking a delivered batch reads each event's `members` in place (one statement for the
+/// batch): `members` that is not an array, members that are not objects and guids that are
+/// not strings must not fail the confirmation.
+fn malformed_members_link_nothing_and_fail_nothing(o: Opened) {
+    let s = &o.store;
+    let a = EventApplier::new();
+    let note = |guid: &str, data: serde_json::Value| FormSubmission {
+        guid: guid.into(),
+        entity_guid: format!("{guid}-entity"),
+        event_type: "note-taken".into(),
+        data,
+        timestamp: "2025-01-01T00:00:00Z".into(),
+        user_id: "tester".into(),
+        sync_level: SyncLevel::Local,
+    };
+    let odd = [
+        note("n1", json!({ "members": "m-text" })),
+        note("n2", json!({ "members": { "guid": "m-object" } })),
+        note(
+            "n3",
+            json!({ "members": ["m-bare", 7, null, { "guid": 5 }, { "guid": "m-ok" }] }),
+        ),
+        note("n4", json!({ "members": [] })),
+    ];
+    s.append_local(&odd, &a).unwrap();
+    let batch: Vec<i64> = s
+        .pending_events(CFG, 10)
+        .unwrap()
+        .iter()
+        .map(|p| p.seq)
+        .collect();
+    assert_eq!(batch.len(), 4, "every note is pending");
+    s.confirm_push(CFG, &batch, &[]).unwrap();
+    assert!(s.pending_events(CFG, 10).unwrap().is_empty());
 }
 
 fn a_rejection_outside_the_batch_changes_nothing(o: Opened) {
