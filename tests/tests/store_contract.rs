@@ -223,6 +223,16 @@ fn the_batch_after_one_not_yet_confirmed_is_read_ahead(o: Opened) {
     // The events pulled from the config are skipped.
     let third = s.pending_after(CFG, second[1].seq, 10).unwrap();
     assert_eq!(guids(&third), ["later-event-3", "last-event-0"]);
+    // A store without its own `pending_after` gets the same batches from the default.
+    for after in [i64::MIN, first[0].seq, first[1].seq, second[1].seq] {
+        let by_reading =
+            datacollect_sync::store::pending_after_by_reading(&**s, CFG, after, 2).unwrap();
+        assert_eq!(
+            guids(&by_reading),
+            guids(&s.pending_after(CFG, after, 2).unwrap()),
+            "after {after}"
+        );
+    }
     // Confirming in order afterwards leaves nothing, as if read one by one.
     for batch in [&first, &second, &third] {
         s.confirm_push(CFG, &seqs(batch), &[]).unwrap();

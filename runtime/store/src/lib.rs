@@ -254,13 +254,16 @@ pub trait EventStore: Send + Sync + 'static {
     /// whether or not those up to it are confirmed yet: how the push reads the next batch
     /// while the previous one is still on the wire. Re-queued events come first, as in
     /// `pending_events`, but only those after `after`: one re-queued during a run at or
-    /// before it waits for the next run.
+    /// before it waits for the next run. A store of your own need not provide it (the
+    /// default reads from the cursor: [`pending_after_by_reading`]).
     fn pending_after(
         &self,
         config_id: &str,
         after: i64,
         limit: u32,
-    ) -> Result<Vec<PendingEvent>, StoreError>;
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        pending_after_by_reading(self, config_id, after, limit)
+    }
 
     /// How many events wait for `config_id`.
     fn pending_count(&self, config_id: &str) -> Result<u64, StoreError>;
@@ -355,6 +358,33 @@ where
     F: FnOnce(&dyn EventStore) -> Result<T, StoreError> + Send + 'static,
 {
     started(store, f).await
+}
+
+/// [`EventStore::pending_after`] from `pending_events` alone, for stores that do not
+/// provide their own: read from the cursor and skip what is not after `after` (the
+/// batches still on the wire, a few at most), reading more until `limit` are found or
+/// nothing is left. `pending_events` hands out ascending sequence numbers (re-queued events
+/// are all at or below the cursor), so this is the same list.
+pub fn pending_after_by_reading<S: EventStore + ?Sized>(
+    store: &S,
+    config_id: &str,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<PendingEvent>, StoreError> {
+    let mut read = limit.saturating_mul(2).max(1);
+    loop {
+        let pending = store.pending_events(config_id, read)?;
+        let exhausted = pending.len() < read as usize;
+        let found: Vec<PendingEvent> = pending
+            .into_iter()
+            .filter(|p| p.seq > after)
+            .take(limit as usize)
+            .collect();
+        if found.len() == limit as usize || exhausted || read == u32::MAX {
+            return Ok(found);
+        }
+        read = read.saturating_mul(2);
+    }
 }
 
 /// [`blocking`], begun now: the work runs while the caller goes on (a read ahead, a
