@@ -26,6 +26,11 @@ impl Happenings {
         self.seen.lock().unwrap().clone()
     }
 
+    /// How many notes `pick` picks.
+    pub fn count(&self, pick: impl Fn(&str) -> bool) -> usize {
+        self.seen.lock().unwrap().iter().filter(|s| pick(s)).count()
+    }
+
     pub fn has(&self, what: &str) -> bool {
         self.seen.lock().unwrap().iter().any(|s| s == what)
     }

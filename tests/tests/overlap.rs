@@ -231,14 +231,20 @@ async fn manager(store: Arc<dyn EventStore>, adapter: Stepper) -> ExternalSyncMa
     m
 }
 
-/// 50 local events (sequence numbers 1–50) behind a watched store whose confirmation of
-/// each batch but the last waits for the next batch's push to begin.
-fn watched_store(seen: &Arc<Happenings>) -> (Arc<Watched>, tempfile::TempDir) {
+/// 50 local events (`o-event-0` … `o-event-49`, sequence numbers 1–50) behind a watched
+/// store.
+fn fifty_events(seen: &Arc<Happenings>) -> (Watched, tempfile::TempDir) {
     let (inner, dir) = temp_store();
     inner
         .append_local(&local_events("o", 50), &EventApplier::new())
         .unwrap();
-    let mut store = Watched::new(inner, seen.clone());
+    (Watched::new(inner, seen.clone()), dir)
+}
+
+/// [`fifty_events`], the confirmation of each batch but the last waiting for the next
+/// batch's push to begin.
+fn watched_store(seen: &Arc<Happenings>) -> (Arc<Watched>, tempfile::TempDir) {
+    let (mut store, dir) = fifty_events(seen);
     let waits = seen.clone();
     store.before_confirm = Box::new(move |batch: &[i64]| {
         let last = *batch.last().unwrap();
@@ -296,11 +302,7 @@ async fn a_failure_on_the_wire_waits_for_the_confirmation_behind_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_confirmation_that_fails_behind_the_next_batch_counts_nothing_and_loses_nothing() {
     let seen = Arc::new(Happenings::default());
-    let (inner, _dir) = temp_store();
-    inner
-        .append_local(&local_events("o", 50), &EventApplier::new())
-        .unwrap();
-    let mut store = Watched::new(inner, seen.clone());
+    let (mut store, _dir) = fifty_events(&seen);
     let waits = seen.clone();
     // The second batch's confirmation fails (a full disk, say) once the third is out.
     store.before_confirm = Box::new(move |batch: &[i64]| match batch.last() {
@@ -354,11 +356,8 @@ fn in_order(batches: usize) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_max_in_flight_3_three_batches_are_on_the_wire_at_once_and_confirmed_in_order() {
     let seen = Arc::new(Happenings::default());
-    let (inner, _dir) = temp_store();
-    inner
-        .append_local(&local_events("o", 50), &EventApplier::new())
-        .unwrap();
-    let store = Arc::new(Watched::new(inner, seen.clone()));
+    let (store, _dir) = fifty_events(&seen);
+    let store = Arc::new(store);
     let mut adapter = Stepper::new(&seen);
     adapter.together = 3;
     let m = manager(store.clone(), adapter).await;
@@ -366,11 +365,7 @@ async fn with_max_in_flight_3_three_batches_are_on_the_wire_at_once_and_confirme
     let report = m.synchronize(None).await.expect("every batch delivered");
     assert_eq!((report.pushed, report.push_batches), (50, 5));
     assert_eq!(confirmations(&seen), in_order(5));
-    let pushes = seen
-        .all()
-        .into_iter()
-        .filter(|s| s.starts_with("push "))
-        .count();
+    let pushes = seen.count(|s| s.starts_with("push "));
     assert_eq!(pushes, 5, "each batch sent once: {:?}", seen.all());
     assert_eq!(store.runs(Some("overlap"), 1).unwrap()[0].pushed, 50);
     assert_eq!(store.pending_count("overlap").unwrap(), 0);
@@ -379,11 +374,8 @@ async fn with_max_in_flight_3_three_batches_are_on_the_wire_at_once_and_confirme
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_that_fails_among_others_in_flight_is_retried_and_still_confirmed_in_order() {
     let seen = Arc::new(Happenings::default());
-    let (inner, _dir) = temp_store();
-    inner
-        .append_local(&local_events("o", 50), &EventApplier::new())
-        .unwrap();
-    let store = Arc::new(Watched::new(inner, seen.clone()));
+    let (store, _dir) = fifty_events(&seen);
+    let store = Arc::new(store);
     let mut adapter = Stepper::new(&seen);
     adapter.together = 3;
     *adapter.flaky.lock().unwrap() = Some("o-event-10".into());
@@ -392,11 +384,7 @@ async fn a_batch_that_fails_among_others_in_flight_is_retried_and_still_confirme
     let report = m.synchronize(None).await.expect("the retry succeeds");
     assert_eq!((report.pushed, report.retries), (50, 1));
     assert_eq!(confirmations(&seen), in_order(5));
-    let second = seen
-        .all()
-        .into_iter()
-        .filter(|s| s == "push o-event-10")
-        .count();
+    let second = seen.count(|s| s == "push o-event-10");
     assert_eq!(
         second, 2,
         "the failed batch went out twice, the others once"
@@ -407,11 +395,8 @@ async fn a_batch_that_fails_among_others_in_flight_is_retried_and_still_confirme
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_lets_the_batches_on_the_wire_finish_and_be_confirmed() {
     let seen = Arc::new(Happenings::default());
-    let (inner, _dir) = temp_store();
-    inner
-        .append_local(&local_events("o", 50), &EventApplier::new())
-        .unwrap();
-    let store = Arc::new(Watched::new(inner, seen.clone()));
+    let (store, _dir) = fifty_events(&seen);
+    let store = Arc::new(store);
     let mut adapter = Stepper::new(&seen);
     adapter.in_flight = 3;
     adapter.stop_at = Some(("o-event-10".into(), Interrupt::new()));
@@ -421,7 +406,7 @@ async fn a_stop_lets_the_batches_on_the_wire_finish_and_be_confirmed() {
     assert!(matches!(err, SyncError::Interrupted), "{err}");
     // Whatever went out before the stop was seen was delivered and confirmed: nothing
     // sent is left for the next run to send again.
-    let sent = seen.all().iter().filter(|s| s.starts_with("push ")).count() as u64;
+    let sent = seen.count(|s| s.starts_with("push ")) as u64;
     assert!(sent >= 2, "{:?}", seen.all());
     let run = store.runs(Some("overlap"), 1).unwrap().remove(0);
     assert_eq!(run.pushed, sent * 10, "{:?}", seen.all());
@@ -431,11 +416,8 @@ async fn a_stop_lets_the_batches_on_the_wire_finish_and_be_confirmed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_echoed_to_a_batch_in_flight_holds_the_config_when_another_fails_first() {
     let seen = Arc::new(Happenings::default());
-    let (inner, _dir) = temp_store();
-    inner
-        .append_local(&local_events("o", 50), &EventApplier::new())
-        .unwrap();
-    let store = Arc::new(Watched::new(inner, seen.clone()));
+    let (store, _dir) = fifty_events(&seen);
+    let store = Arc::new(store);
     let mut adapter = Stepper::new(&seen);
     adapter.in_flight = 3;
     // Batch 1 is refused once batch 2, on the wire beside it, had a secret echoed back.

@@ -27,6 +27,24 @@ pub(super) enum PhaseEnd {
 }
 
 impl Run<'_> {
+    /// How a phase ended, given the store work it waited for at its end (`what`): the
+    /// phase's own failure comes first; a second one is logged, not lost.
+    fn phase_end(
+        &self,
+        end: Result<PhaseEnd, SyncError>,
+        waited: Result<(), SyncError>,
+        what: &str,
+    ) -> Result<PhaseEnd, SyncError> {
+        match (end, waited) {
+            (Ok(end), waited) => waited.map(|()| end),
+            (Err(failure), Err(also)) => {
+                tracing::warn!(config = %self.manager.config.id, error = %self.secrets.scrub(&also.to_string()), "{what} failed too");
+                Err(failure)
+            }
+            (Err(failure), Ok(())) => Err(failure),
+        }
+    }
+
     /// Before a batch or a page: stop here if asked to, or if the run's time ran out.
     fn safe_point(&self) -> Result<Option<PhaseEnd>, SyncError> {
         if self.manager.interrupt.is_interrupted() {

@@ -26,14 +26,7 @@ impl Run<'_> {
             Some(work) => self.landed(work).await.map(|_| ()),
             None => Ok(()),
         };
-        match (end, landed) {
-            (Ok(end), landed) => landed.map(|()| end),
-            (Err(failure), Err(also)) => {
-                tracing::warn!(config = %self.manager.config.id, error = %self.secrets.scrub(&also.to_string()), "the last page's apply failed too");
-                Err(failure)
-            }
-            (Err(failure), Ok(())) => Err(failure),
-        }
+        self.phase_end(end, landed, "the last page's apply")
     }
 
     /// Wait for a page's apply, then count it.

@@ -93,14 +93,7 @@ impl Run<'_> {
         };
         // Whatever ended the phase, the confirmation under way lands (or fails) first.
         let settled = self.settle().await;
-        match (end, settled) {
-            (Ok(end), settled) => settled.map(|()| end),
-            (Err(failure), Err(also)) => {
-                tracing::warn!(config = %self.manager.config.id, error = %self.secrets.scrub(&also.to_string()), "the last confirmation failed too");
-                Err(failure)
-            }
-            (Err(failure), Ok(())) => Err(failure),
-        }
+        self.phase_end(end, settled, "the last confirmation")
     }
 
     /// The run failed with batches still on the wire: stop them, and account for those
