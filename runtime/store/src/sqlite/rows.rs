@@ -195,8 +195,8 @@ pub(super) fn link_delivered(
     batch: &[i64],
     rejected: &std::collections::HashSet<&str>,
 ) -> Result<(), StoreError> {
-    // Two statements for the whole batch (a read and a link per event cost more than the
-    // rest of confirming it): the events' entities, then the string `guid`s of a group's
+    // One statement for the whole batch (a read and a link per event cost more than the
+    // rest of confirming it): the events' entities, and the string `guid`s of a group's
     // `members` array, read in place by SQLite. Paths go through `json_type` on the
     // event's own data, so a member that is not an object is skipped, not an error.
     let seqs = serde_json::to_string(batch).map_err(|e| StoreError::Backend(e.to_string()))?;
